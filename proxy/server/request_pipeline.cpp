@@ -1,0 +1,544 @@
+#include "proxy/server/request_pipeline.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "config/units.hpp"
+#include "metering/cost.hpp"
+#include "metering/estimate.hpp"
+#include "metering/stream_usage.hpp"
+#include "proxy/api/errors.hpp"
+#include "proxy/api/headers.hpp"
+#include "proxy/api/json_writer.hpp"
+#include "proxy/api/request.hpp"
+#include "proxy/api/rewrite.hpp"
+#include "proxy/routing/failure.hpp"
+#include "proxy/server/client_writer.hpp"
+#include "proxy/server/exchange_buffers.hpp"
+#include "proxy/server/worker.hpp"
+
+namespace spendwall::proxy::server {
+namespace {
+
+using metering::Endpoint;
+using upstream::Clock;
+
+/// The status recorded when the client left before its response was complete.
+constexpr unsigned kClientClosedRequest = 499;
+
+bool expects_post(Endpoint endpoint) noexcept {
+  return metering::is_metered(endpoint) || endpoint == Endpoint::feedback;
+}
+
+/// Whether a provider kind can answer an endpoint without translation.
+bool serves(config::ProviderKind kind, Endpoint endpoint) noexcept {
+  switch (kind) {
+    case config::ProviderKind::simulated: return true;
+    case config::ProviderKind::anthropic: return endpoint == Endpoint::messages;
+    case config::ProviderKind::openai: return endpoint != Endpoint::messages;
+  }
+  return false;
+}
+
+api::ErrorKind upstream_error_kind(config::FailureClass cls) noexcept {
+  switch (cls) {
+    case config::FailureClass::rate_limited: return api::ErrorKind::upstream_rate_limited;
+    case config::FailureClass::timeout: return api::ErrorKind::upstream_timeout;
+    case config::FailureClass::connect_error: return api::ErrorKind::upstream_connect_error;
+    case config::FailureClass::context_length: return api::ErrorKind::upstream_context_length;
+    default: return api::ErrorKind::upstream_server_error;
+  }
+}
+
+bool is_event_stream(const http::response_header<>& head) {
+  std::string_view type = head[http::field::content_type];
+  return beast::iequals(type.substr(0, std::min<std::size_t>(type.size(), 17)), "text/event-stream");
+}
+
+/// Relays one upstream attempt to the client. A buffered answer is kept (bounded by
+/// `max_response_bytes`) for the pipeline to judge; a successful event stream goes out
+/// event by event as it arrives, metered on the way, the first event committing the
+/// response (no retry after that).
+class RelaySink final : public upstream::ResponseSink {
+ public:
+  RelaySink(ClientWriter& client, ExchangeBuffers& buffers, metering::StreamUsageTracker& tracker,
+            std::uint64_t max_response_bytes, bool hide_usage_chunk)
+      : client_(client),
+        buffers_(buffers),
+        tracker_(tracker),
+        max_response_bytes_(max_response_bytes),
+        hide_usage_chunk_(hide_usage_chunk) {}
+
+  awaitable<error_code> on_head(const http::response_header<>& head) override {
+    head_ = head;
+    streaming_ = head.result_int() / 100 == 2 && is_event_stream(head);
+    buffers_.response_body.clear();
+    buffers_.framer.reset();
+    co_return error_code{};
+  }
+
+  awaitable<error_code> on_body(std::string_view bytes) override {
+    if (!streaming_) {
+      if (buffers_.response_body.size() + bytes.size() > max_response_bytes_) {
+        too_large_ = true;
+        co_return make_error_code(boost::system::errc::message_size);
+      }
+      buffers_.response_body.append(bytes);
+      co_return error_code{};
+    }
+    std::string& out = buffers_.outgoing_chunk;
+    out.clear();
+    metering::SseEvent event;
+    while (buffers_.framer.next(bytes, event)) {
+      auto disposition = tracker_.observe(event.name, event.data);
+      if (disposition == metering::EventDisposition::usage_only_chunk && hide_usage_chunk_) continue;
+      out.append(event.raw);
+    }
+    if (buffers_.framer.failed()) {
+      bad_stream_ = true;
+      co_return make_error_code(boost::system::errc::bad_message);
+    }
+    error_code ec = co_await send(out);
+    co_return ec;
+  }
+
+  /// Ends a stream that completed: forwards whatever trailing bytes did not form a
+  /// whole event (the client sees what the provider sent), then the last chunk.
+  awaitable<error_code> finish_stream() {
+    metering::SseEvent event;
+    std::string& out = buffers_.outgoing_chunk;
+    out.clear();
+    if (buffers_.framer.finish(event)) {
+      tracker_.observe(event.name, event.data);
+      out.append(event.raw);
+    }
+    out.append(buffers_.framer.pending());
+    if (auto ec = co_await send(out)) co_return ec;
+    if (!client_.started()) {
+      if (auto ec = co_await client_.begin_stream(head_)) co_return ec;
+    }
+    error_code ec = co_await client_.end_stream();
+    co_return ec;
+  }
+
+  const http::response_header<>& head() const noexcept { return head_; }
+  bool streaming() const noexcept { return streaming_; }
+  bool too_large() const noexcept { return too_large_; }
+  bool bad_stream() const noexcept { return bad_stream_; }
+  bool client_gone() const noexcept { return client_gone_; }
+  std::optional<Clock::time_point> first_byte_at() const noexcept { return first_byte_at_; }
+
+ private:
+  awaitable<error_code> send(std::string_view bytes) {
+    if (bytes.empty()) co_return error_code{};
+    if (!client_.started()) {
+      first_byte_at_ = Clock::now();
+      if (auto ec = co_await client_.begin_stream(head_)) {
+        client_gone_ = true;
+        co_return ec;
+      }
+    }
+    if (auto ec = co_await client_.send_chunk(bytes)) {
+      client_gone_ = true;
+      co_return ec;
+    }
+    co_return error_code{};
+  }
+
+  ClientWriter& client_;
+  ExchangeBuffers& buffers_;
+  metering::StreamUsageTracker& tracker_;
+  std::uint64_t max_response_bytes_;
+  bool hide_usage_chunk_;
+  http::response_header<> head_;
+  bool streaming_ = false;
+  bool too_large_ = false;
+  bool bad_stream_ = false;
+  bool client_gone_ = false;
+  std::optional<Clock::time_point> first_byte_at_;
+};
+
+/// One attempt at one target, as the error message and (later) the ledger tell it.
+struct AttemptOutcome {
+  const routing::TargetRuntime* target = nullptr;
+  std::optional<config::FailureClass> failure;
+  unsigned status = 0;  ///< HTTP status the provider answered, 0 when none
+  Clock::duration duration{};
+};
+
+class Exchange {
+ public:
+  Exchange(Worker& worker, Generation& generation, beast::tcp_stream& stream, beast::flat_buffer& buffer,
+           http::request_parser<http::string_body>& parser, ExchangeBuffers& buffers)
+      : worker_(worker),
+        runtime_(*generation.runtime),
+        http_(generation.http),
+        limits_(runtime_.snapshot().server),
+        stream_(stream),
+        buffer_(buffer),
+        parser_(parser),
+        buffers_(buffers),
+        started_at_(Clock::now()),
+        deadline_(started_at_ + limits_.request_timeout),
+        client_(stream, parser.get().version(), parser.get().keep_alive(), deadline_),
+        tracker_(worker.usage_extractor(), Endpoint::chat_completions) {}
+
+  /// The steps, in the order PRODUCT.md §2 documents.
+  awaitable<bool> run() {
+    request_id_ = worker_.next_request_id();
+    client_.extra_headers().set("x-spendwall-request-id", request_id_);
+
+    bool admitted = check_endpoint() && authenticate() && check_declared_size();
+    if (admitted) admitted = co_await read_body();
+    if (admitted && endpoint_ == Endpoint::models) {
+      co_await list_models();
+      co_return reusable();
+    }
+    if (admitted && (endpoint_ == Endpoint::feedback || endpoint_ == Endpoint::budget)) {
+      admitted = fail(api::ErrorKind::internal, "this endpoint is not available in this build");
+      status_override_ = http::status::not_implemented;
+    }
+    admitted = admitted && parse_body() && resolve_route() && read_control_headers() && choose_target();
+    if (!admitted) {
+      co_await reject();
+      co_return reusable();
+    }
+    co_await forward();
+    co_return reusable();
+  }
+
+ private:
+  bool reusable() const noexcept { return !silent_close_ && client_.keep_alive() && !worker_.draining(); }
+
+  // --- step 1: path and method -------------------------------------------------------
+  bool check_endpoint() {
+    const auto& request = parser_.get();
+    std::string_view target = request.target();
+    endpoint_ = metering::classify_path(target);
+    format_ = metering::api_format(endpoint_);
+    if (auto question = target.find('?'); question != std::string_view::npos) query_ = target.substr(question + 1);
+    if (endpoint_ == Endpoint::other) {
+      return fail(api::ErrorKind::path_not_found, "no such endpoint; see the Spendwall API reference");
+    }
+    http::verb expected = expects_post(endpoint_) ? http::verb::post : http::verb::get;
+    if (request.method() != expected) {
+      return fail(api::ErrorKind::method_not_allowed,
+                  expected == http::verb::post ? "this endpoint accepts POST only" : "this endpoint accepts GET only");
+    }
+    return true;
+  }
+
+  // --- step 2: the key names the workflow ---------------------------------------------
+  bool authenticate() {
+    const auto& request = parser_.get();
+    std::string_view key = api::extract_client_key(request[http::field::authorization], request["x-api-key"]);
+    workflow_ = runtime_.authenticate(key);
+    if (!workflow_) {
+      return fail(api::ErrorKind::invalid_api_key,
+                  key.empty() ? "missing API key: send Authorization: Bearer <key> or x-api-key"
+                              : "unknown API key");
+    }
+    return true;
+  }
+
+  // --- step 3: declared body size ----------------------------------------------------
+  bool check_declared_size() {
+    auto declared = parser_.content_length();
+    if (declared && *declared > limits_.max_request_bytes) {
+      client_.close_after_response();
+      return fail(api::ErrorKind::request_too_large, "request body exceeds max_request_bytes");
+    }
+    return true;
+  }
+
+  awaitable<bool> read_body() {
+    auto& request = parser_.get();
+    if (!parser_.is_done() && beast::iequals(request[http::field::expect], "100-continue")) {
+      http::response<http::empty_body> proceed{http::status::continue_, request.version()};
+      stream_.expires_at(deadline_);
+      auto [ec, written] = co_await http::async_write(stream_, proceed, use_tuple);
+      if (ec) co_return close_silently();
+    }
+    if (auto declared = parser_.content_length()) {
+      request.body().reserve(static_cast<std::size_t>(*declared) + simdjson::SIMDJSON_PADDING);
+    }
+    while (!parser_.is_done()) {
+      // A body may arrive slowly, but not stall: each read gets idle_timeout.
+      stream_.expires_at(std::min(deadline_, Clock::now() + limits_.idle_timeout));
+      auto [ec, received] = co_await http::async_read_some(stream_, buffer_, parser_, use_tuple);
+      if (!ec) continue;
+      client_.close_after_response();
+      if (ec == http::error::body_limit) {
+        co_return fail(api::ErrorKind::request_too_large, "request body exceeds max_request_bytes");
+      }
+      if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
+          ec == http::error::partial_message || ec == net::error::connection_reset) {
+        co_return close_silently();
+      }
+      co_return fail(api::ErrorKind::invalid_request, "invalid chunked body framing");
+    }
+    // simdjson reads up to SIMDJSON_PADDING bytes past the end of the body.
+    request.body().reserve(request.body().size() + simdjson::SIMDJSON_PADDING);
+    co_return true;
+  }
+
+  // --- step 4: JSON and required fields ------------------------------------------------
+  bool parse_body() {
+    const std::string& body = parser_.get().body();
+    auto parsed = worker_.request_parser().parse(endpoint_, simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+    if (!parsed) {
+      error_ = parsed.error();
+      return false;
+    }
+    request_ = parsed.value();
+    return true;
+  }
+
+  // --- step 5: route --------------------------------------------------------------------
+  bool resolve_route() {
+    auto lookup = runtime_.resolve(*workflow_, request_.model.view());
+    route_ = lookup.route;
+    if (lookup.status == routing::RouteLookupStatus::not_found) {
+      return fail(api::ErrorKind::model_not_found, "unknown model or route; GET /v1/models lists yours", "model");
+    }
+    if (lookup.status == routing::RouteLookupStatus::not_allowed) {
+      return fail(api::ErrorKind::route_not_allowed, "this workflow may not use that route", "model");
+    }
+    client_.extra_headers().set("x-spendwall-route", route_->name);
+    return true;
+  }
+
+  // --- step 6: tags and session ---------------------------------------------------------
+  bool read_control_headers() {
+    const auto& request = parser_.get();
+    auto tags = api::parse_tags(request["x-spendwall-tags"]);
+    if (!tags) {
+      error_ = tags.error();
+      return false;
+    }
+    tags_ = tags.value();
+    if (auto session = request.find("x-spendwall-session"); session != request.end()) {
+      if (!api::is_valid_session_id(session->value())) {
+        return fail(api::ErrorKind::invalid_request,
+                    "x-spendwall-session must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+      }
+    }
+    return true;
+  }
+
+  // --- step 7: target -------------------------------------------------------------------
+  bool choose_target() {
+    std::uint64_t eligible_weight = 0;
+    for (const auto& target : route_->targets) {
+      if (serves(runtime_.provider(target.provider).spec->kind, endpoint_)) eligible_weight += target.weight;
+    }
+    if (eligible_weight == 0) {
+      return fail(api::ErrorKind::invalid_request,
+                  endpoint_ == Endpoint::messages
+                      ? "this route has no target that speaks the Anthropic Messages API"
+                      : "this route has no target that speaks this OpenAI endpoint",
+                  "model");
+    }
+    std::uint64_t pick = std::uniform_int_distribution<std::uint64_t>(0, eligible_weight - 1)(worker_.random());
+    for (const auto& target : route_->targets) {
+      if (!serves(runtime_.provider(target.provider).spec->kind, endpoint_)) continue;
+      if (pick < target.weight) {
+        target_ = &target;
+        break;
+      }
+      pick -= target.weight;
+    }
+    return true;
+  }
+
+  // --- step 8: upstream -------------------------------------------------------------------
+  awaitable<void> forward() {
+    const routing::ProviderRuntime& provider = runtime_.provider(target_->provider);
+    bool openai_stream = request_.stream && (endpoint_ == Endpoint::chat_completions || endpoint_ == Endpoint::completions);
+    bool inject_usage = openai_stream && !request_.include_usage_requested;
+    api::rewrite_body(parser_.get().body(), request_, target_->model, inject_usage, buffers_.upstream_body);
+
+    upstream::UpstreamRequest call;
+    call.provider = &provider;
+    call.endpoint = endpoint_;
+    call.model = target_->model;
+    call.body = buffers_.upstream_body;
+    call.query = query_;
+    call.client_headers = &parser_.get().base();
+    call.shape = {request_.stream, openai_stream, request_.input.text_bytes, request_.max_output_tokens};
+    call.deadline = deadline_;
+
+    client_.extra_headers().set("x-spendwall-provider", provider.spec->name);
+    client_.extra_headers().set("x-spendwall-model", target_->model);
+
+    tracker_.reset(endpoint_);
+    RelaySink sink(client_, buffers_, tracker_, provider.spec->max_response_bytes, inject_usage);
+    upstream::UpstreamTransport& transport =
+        provider.spec->kind == config::ProviderKind::simulated ? static_cast<upstream::UpstreamTransport&>(worker_.simulated())
+                                                                : http_;
+    AttemptOutcome attempt{target_, std::nullopt, 0, {}};
+    auto attempt_started = Clock::now();
+    upstream::ExchangeResult result = co_await transport.exchange(call, sink);
+    attempt.duration = Clock::now() - attempt_started;
+    if (result.head_received) attempt.status = sink.head().result_int();
+
+    if (sink.client_gone()) {
+      status_ = kClientClosedRequest;
+      usage_ = tracker_.settle(request_.input.text_bytes);
+      client_.close_after_response();
+      co_return;
+    }
+    if (result.failure != upstream::TransportFailure::none) {
+      attempt.failure = sink.too_large() || sink.bad_stream() ? config::FailureClass::server_error
+                                                              : routing::classify_transport(result.failure);
+      if (client_.started()) {
+        // Bytes went out: the stream simply ends, metered for what was relayed.
+        usage_ = tracker_.settle(request_.input.text_bytes);
+        status_ = client_.status();
+        if (co_await client_.end_stream()) client_.close_after_response();
+        co_return;
+      }
+      co_await answer_all_failed(attempt, result.detail);
+      co_return;
+    }
+    if (sink.streaming()) {
+      auto ec = co_await sink.finish_stream();
+      status_ = client_.status();
+      usage_ = tracker_.settle(request_.input.text_bytes);
+      if (ec) {
+        status_ = kClientClosedRequest;
+        client_.close_after_response();
+      }
+      co_return;
+    }
+    co_await relay_buffered(sink, attempt);
+  }
+
+  awaitable<void> relay_buffered(const RelaySink& sink, AttemptOutcome& attempt) {
+    const std::string& body = buffers_.response_body;
+    attempt.failure = routing::classify_status(attempt.status, body);
+    if (attempt.failure && *attempt.failure != config::FailureClass::client_error) {
+      co_await answer_all_failed(attempt, "provider answered with an error");
+      co_return;
+    }
+    if (!attempt.failure) {
+      // The body was read into a std::string whose capacity may lack simdjson's padding.
+      buffers_.response_body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+      auto reported = worker_.usage_extractor().from_body(
+          endpoint_, simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+      usage_ = reported ? metering::MeteredUsage{*reported, metering::UsageSource::reported}
+                        : metering::MeteredUsage{metering::estimate_usage(request_.input.text_bytes, body.size()),
+                                                 metering::UsageSource::estimated};
+      cost_ = metering::cost_nano_usd(usage_.tokens, target_->price);
+      client_.extra_headers().set("x-spendwall-cost-usd", config::format_usd(cost_));
+    }
+    // A provider's own 4xx (not a fallback class) goes back unchanged.
+    status_ = sink.head().result_int();
+    if (co_await client_.relay(sink.head(), body)) client_.close_after_response();
+  }
+
+  /// Every target failed before a byte reached the client (PRODUCT.md §2 error table).
+  awaitable<void> answer_all_failed(const AttemptOutcome& last, std::string_view detail) {
+    const config::FailureClass cls = last.failure.value_or(config::FailureClass::server_error);
+    unsigned status = (last.status == 429 || last.status >= 500) ? last.status
+                      : cls == config::FailureClass::timeout    ? 504u
+                                                                : 502u;
+    std::string message = "every target of route '" + route_->name + "' failed: " +
+                          runtime_.provider(last.target->provider).spec->name + "/" + last.target->model + " (" +
+                          std::string(routing::failure_label(cls));
+    if (last.status != 0) message += ", HTTP " + std::to_string(last.status);
+    if (!detail.empty()) message += ": " + std::string(detail);
+    message += ")";
+    api::write_upstream_error_body(format_, upstream_error_kind(cls), status, message, buffers_.scratch);
+    status_ = status;
+    if (co_await client_.send(static_cast<http::status>(status), "application/json", buffers_.scratch)) {
+      client_.close_after_response();
+    }
+  }
+
+  awaitable<void> list_models() {
+    std::string& out = buffers_.scratch;
+    out.clear();
+    api::JsonWriter json(out);
+    json.begin_object().key("object").string("list").key("data").begin_array();
+    for (const auto& route : runtime_.routes()) {
+      if (!workflow_->allowed_routes[route.id]) continue;
+      json.begin_object()
+          .key("id").string(route.name)
+          .key("object").string("model")
+          .key("created").integer(0)
+          .key("owned_by").string("spendwall")
+          .end_object();
+    }
+    json.end_array().end_object();
+    status_ = 200;
+    if (co_await client_.send(http::status::ok, "application/json", out)) client_.close_after_response();
+  }
+
+  // --- answering refusals ---------------------------------------------------------------
+  bool fail(api::ErrorKind kind, std::string_view message, std::string_view param = {}) {
+    error_ = api::ApiError{kind, message, param};
+    return false;
+  }
+
+  bool close_silently() {
+    silent_close_ = true;
+    return false;
+  }
+
+  awaitable<void> reject() {
+    if (silent_close_) co_return;
+    // A body we did not read would be taken for the next request: close instead.
+    if (!parser_.is_done()) client_.close_after_response();
+    api::write_error_body(format_, error_->kind, error_->message, error_->param, buffers_.scratch);
+    auto status = status_override_.value_or(static_cast<http::status>(api::error_spec(error_->kind).status));
+    status_ = static_cast<unsigned>(status);
+    if (error_->kind == api::ErrorKind::method_not_allowed) {
+      client_.extra_headers().set(http::field::allow, expects_post(endpoint_) ? "POST" : "GET");
+    }
+    if (co_await client_.send(status, "application/json", buffers_.scratch)) client_.close_after_response();
+  }
+
+  Worker& worker_;
+  const routing::RuntimeConfig& runtime_;
+  upstream::HttpTransport& http_;
+  const config::ServerSpec& limits_;
+  beast::tcp_stream& stream_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::string_body>& parser_;
+  ExchangeBuffers& buffers_;
+  Clock::time_point started_at_;
+  Clock::time_point deadline_;
+  ClientWriter client_;
+  metering::StreamUsageTracker tracker_;
+
+  std::string request_id_;
+  Endpoint endpoint_ = Endpoint::other;
+  metering::ApiFormat format_ = metering::ApiFormat::openai;
+  std::string_view query_;
+  const routing::WorkflowRuntime* workflow_ = nullptr;
+  api::ParsedRequest request_;
+  const routing::RouteRuntime* route_ = nullptr;
+  const routing::TargetRuntime* target_ = nullptr;
+  api::Tags tags_;
+  std::optional<api::ApiError> error_;
+  std::optional<http::status> status_override_;
+  bool silent_close_ = false;
+  unsigned status_ = 0;
+  metering::MeteredUsage usage_;
+  config::NanoUsd cost_ = 0;
+};
+
+}  // namespace
+
+awaitable<bool> handle_request(Worker& worker, Generation& generation, beast::tcp_stream& stream,
+                               beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser,
+                               ExchangeBuffers& buffers) {
+  Exchange exchange(worker, generation, stream, buffer, parser, buffers);
+  bool keep_alive = co_await exchange.run();
+  co_return keep_alive;
+}
+
+}  // namespace spendwall::proxy::server

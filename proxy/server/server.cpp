@@ -1,0 +1,237 @@
+#include "proxy/server/server.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <thread>
+
+#include "proxy/api/json_writer.hpp"
+#include "proxy/log.hpp"
+
+namespace spendwall::proxy::server {
+namespace {
+
+constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
+
+unsigned resolve_worker_count(unsigned configured) {
+  if (configured > 0) return configured;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::optional<tcp::endpoint> parse_listen(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  error_code ec;
+  auto ip = net::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  if (ec) return std::nullopt;
+  unsigned long port = std::strtoul(address.c_str() + colon + 1, nullptr, 10);
+  if (port > 65535) return std::nullopt;
+  return tcp::endpoint(ip, static_cast<unsigned short>(port));
+}
+
+std::string to_text(const tcp::endpoint& endpoint) {
+  std::string host = endpoint.address().to_string();
+  if (endpoint.address().is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+/// Opens a listening socket. Data-plane sockets share one port with SO_REUSEPORT so
+/// the kernel spreads connections over the workers without a shared accept lock.
+std::optional<tcp::acceptor> open_acceptor(net::io_context& context, const tcp::endpoint& endpoint, bool reuse_port,
+                                           std::string_view role) {
+  tcp::acceptor acceptor(context);
+  error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec && reuse_port) {
+    int one = 1;
+    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      ec = error_code(errno, boost::system::system_category());
+    }
+  }
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    log::error("cannot listen", {{"role", role}, {"address", to_text(endpoint)}, {"error", ec.message()}});
+    return std::nullopt;
+  }
+  return acceptor;
+}
+
+}  // namespace
+
+Server::Server(std::shared_ptr<const routing::RuntimeConfig> runtime, ConfigSource source)
+    : runtime_(std::move(runtime)), source_(std::move(source)) {}
+
+Server::~Server() {
+  for (auto& worker : workers_) worker->stop();
+  for (auto& worker : workers_) worker->join();
+}
+
+bool Server::bind_listeners(std::vector<tcp::acceptor>& data_acceptors, std::optional<tcp::acceptor>& admin_acceptor) {
+  const config::ServerSpec& spec = runtime_->snapshot().server;
+  auto data_endpoint = parse_listen(spec.listen);
+  auto admin_endpoint = parse_listen(spec.admin_listen);
+  if (!data_endpoint || !admin_endpoint) {
+    log::error("cannot parse listen addresses", {{"listen", spec.listen}, {"admin_listen", spec.admin_listen}});
+    return false;
+  }
+  for (auto& worker : workers_) {
+    auto acceptor = open_acceptor(worker->context(), *data_endpoint, true, "data plane");
+    if (!acceptor) return false;
+    // Port 0 picks a free port once; the other workers join that same port.
+    data_endpoint->port(acceptor->local_endpoint().port());
+    data_acceptors.push_back(std::move(*acceptor));
+  }
+  admin_acceptor = open_acceptor(control_, *admin_endpoint, false, "admin plane");
+  return admin_acceptor.has_value();
+}
+
+int Server::run() {
+  unsigned worker_count = resolve_worker_count(runtime_->snapshot().server.workers);
+  for (unsigned i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<Worker>(i, runtime_));
+
+  std::vector<tcp::acceptor> data_acceptors;
+  std::optional<tcp::acceptor> admin_acceptor;
+  if (!bind_listeners(data_acceptors, admin_acceptor)) return 1;
+
+  admin_ = std::make_unique<admin::AdminServer>(
+      control_, std::move(*admin_acceptor), runtime_->snapshot().server.admin_token,
+      [this](const admin::AdminRequest& request) { return handle_admin(request); });
+  admin_->start();
+  std::string data_address = to_text(data_acceptors.front().local_endpoint());
+  for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->start(std::move(data_acceptors[i]));
+
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  signals_.add(SIGHUP);
+  std::function<void(error_code, int)> on_signal = [this, &on_signal](error_code ec, int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      reload();
+      signals_.async_wait(on_signal);
+      return;
+    }
+    begin_shutdown();
+  };
+  signals_.async_wait(on_signal);
+
+  log::info("listening", {{"listen", data_address},
+                          {"admin_listen", to_text(admin_->local_endpoint())},
+                          {"workers", static_cast<std::int64_t>(workers_.size())},
+                          {"config", runtime_->snapshot().file}});
+  control_.run();
+  for (auto& worker : workers_) worker->join();
+  log::info("stopped");
+  return 0;
+}
+
+void Server::begin_shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  auto drain_timeout = runtime_->snapshot().server.drain_timeout;
+  log::info("draining", {{"drain_timeout_ms", static_cast<std::int64_t>(drain_timeout.count())}});
+  for (auto& worker : workers_) worker->post_begin_drain();
+  watch_drain(std::chrono::steady_clock::now() + drain_timeout);
+}
+
+void Server::watch_drain(std::chrono::steady_clock::time_point deadline) {
+  std::size_t busy = 0;
+  for (const auto& worker : workers_) busy += worker->active_sessions();
+  bool expired = std::chrono::steady_clock::now() >= deadline;
+  if (busy == 0 || expired) {
+    if (expired && busy > 0) {
+      log::warn("drain_timeout reached; closing remaining connections",
+                {{"connections", static_cast<std::int64_t>(busy)}});
+    }
+    for (auto& worker : workers_) worker->stop();
+    admin_->stop();
+    signals_.cancel();
+    control_.stop();
+    return;
+  }
+  auto timer = std::make_shared<net::steady_timer>(control_, kDrainPollInterval);
+  timer->async_wait([this, timer, deadline](error_code) { watch_drain(deadline); });
+}
+
+Server::ReloadOutcome Server::reload() {
+  config::LoadResult loaded = source_();
+  ReloadOutcome outcome;
+  if (!loaded.ok()) {
+    for (const auto& diagnostic : loaded.diagnostics) {
+      if (diagnostic.severity == config::Severity::error) outcome.diagnostics.push_back(diagnostic.format());
+    }
+    outcome.result = ReloadOutcome::Result::rejected;
+    for (const auto& line : outcome.diagnostics) log::error("config reload rejected", {{"diagnostic", line}});
+    return outcome;
+  }
+  if (loaded.snapshot->content_digest == runtime_->snapshot().content_digest) {
+    outcome.result = ReloadOutcome::Result::unchanged;
+    return outcome;
+  }
+  const auto& old_server = runtime_->snapshot().server;
+  const auto& new_server = loaded.snapshot->server;
+  if (old_server.listen != new_server.listen || old_server.admin_listen != new_server.admin_listen ||
+      old_server.workers != new_server.workers) {
+    log::warn("listen addresses and worker count apply at the next restart only",
+              {{"listen", new_server.listen}, {"admin_listen", new_server.admin_listen}});
+  }
+  auto built = routing::RuntimeConfig::build(loaded.snapshot, static_cast<unsigned>(workers_.size()));
+  if (!built.config) {
+    outcome.result = ReloadOutcome::Result::rejected;
+    outcome.diagnostics.push_back(built.error);
+    log::error("config reload rejected", {{"diagnostic", built.error}});
+    return outcome;
+  }
+  runtime_ = built.config;
+  for (auto& worker : workers_) worker->post_install(runtime_);
+  outcome.result = ReloadOutcome::Result::ok;
+  log::info("config reloaded", {{"config", runtime_->snapshot().file}});
+  return outcome;
+}
+
+std::optional<admin::AdminResponse> Server::handle_admin(const admin::AdminRequest& request) {
+  admin::AdminResponse response;
+  if (request.path == "/healthz") {
+    response.body = R"({"status":"ok"})";
+    return response;
+  }
+  if (request.path == "/readyz") {
+    if (shutting_down_) {
+      response.status = http::status::service_unavailable;
+      response.body = R"({"status":"draining"})";
+    } else {
+      response.body = R"({"status":"ready"})";
+    }
+    return response;
+  }
+  if (request.path == "/admin/reload") {
+    if (request.method != http::verb::post) {
+      response.status = http::status::method_not_allowed;
+      response.body = R"({"error":"use POST"})";
+      return response;
+    }
+    ReloadOutcome outcome = reload();
+    switch (outcome.result) {
+      case ReloadOutcome::Result::ok: response.body = R"({"result":"ok"})"; break;
+      case ReloadOutcome::Result::unchanged: response.body = R"({"result":"unchanged"})"; break;
+      case ReloadOutcome::Result::rejected: {
+        response.status = http::status::unprocessable_entity;
+        response.body = R"({"result":"rejected","diagnostics":[)";
+        for (std::size_t i = 0; i < outcome.diagnostics.size(); ++i) {
+          if (i > 0) response.body += ',';
+          response.body += '"';
+          api::json_escape(outcome.diagnostics[i], response.body);
+          response.body += '"';
+        }
+        response.body += "]}";
+        break;
+      }
+    }
+    return response;
+  }
+  return std::nullopt;
+}
+
+}  // namespace spendwall::proxy::server

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "config/loader.hpp"
+#include "proxy/admin/admin_server.hpp"
+#include "proxy/net.hpp"
+#include "proxy/routing/runtime_config.hpp"
+#include "proxy/server/worker.hpp"
+
+/// The process: the data-plane workers, the admin plane and the control thread that
+/// handles signals, reloads and shutdown.
+/// Thread-safety: construct and `run()` on the main thread; everything else is
+/// internal.
+namespace spendwall::proxy::server {
+
+/// Loads the config again for a reload (SIGHUP, POST /admin/reload).
+using ConfigSource = std::function<config::LoadResult()>;
+
+class Server {
+ public:
+  Server(std::shared_ptr<const routing::RuntimeConfig> runtime, ConfigSource source);
+  ~Server();
+
+  /// Binds, serves until SIGTERM/SIGINT, drains, and returns the exit code. Binding
+  /// failures are logged and return 1.
+  int run();
+
+ private:
+  struct ReloadOutcome {
+    enum class Result { ok, unchanged, rejected } result;
+    std::vector<std::string> diagnostics;
+  };
+
+  bool bind_listeners(std::vector<tcp::acceptor>& data_acceptors, std::optional<tcp::acceptor>& admin_acceptor);
+  void begin_shutdown();
+  void watch_drain(std::chrono::steady_clock::time_point deadline);
+  ReloadOutcome reload();
+  std::optional<admin::AdminResponse> handle_admin(const admin::AdminRequest& request);
+
+  net::io_context control_{1};
+  std::shared_ptr<const routing::RuntimeConfig> runtime_;
+  ConfigSource source_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  net::signal_set signals_{control_};
+  bool shutting_down_ = false;
+};
+
+}  // namespace spendwall::proxy::server
