@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 
 namespace spendwall::proxy::routing {
 namespace {
@@ -155,9 +156,21 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
     runtime->route_by_name_.emplace(route.name, route.id);
     runtime->routes_.push_back(std::move(route));
   }
+  // A provider/model that fails is unhealthy in every route that names it.
+  std::map<std::pair<ProviderId, std::string>, std::uint32_t> health_slots;
+  auto assign_slot = [&health_slots](TargetRuntime& target) {
+    auto [it, added] = health_slots.try_emplace({target.provider, target.model},
+                                                static_cast<std::uint32_t>(health_slots.size()));
+    target.health_slot = it->second;
+  };
   for (RouteRuntime& route : runtime->routes_) {
-    for (const TargetRuntime& target : route.targets) route.total_weight += target.weight;
+    for (TargetRuntime& target : route.targets) {
+      route.total_weight += target.weight;
+      assign_slot(target);
+    }
+    for (TargetRuntime& target : route.fallbacks) assign_slot(target);
   }
+  runtime->health_ = std::make_unique<TargetHealth>(health_slots.size());
 
   for (const config::WorkflowPolicy& spec : cfg.workflows) {
     WorkflowRuntime workflow;

@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "proxy/net.hpp"
+#include "proxy/routing/target_health.hpp"
 
 /// The data plane's indexed form of a `ConfigSnapshot`: names interned to dense ids,
 /// routes resolvable by the model string a client sends, key digests resolvable to
@@ -47,6 +48,7 @@ struct TargetRuntime {
   std::string model;
   config::Price price;
   std::uint32_t weight = 1;
+  std::uint32_t health_slot = 0;  ///< index into the runtime's TargetHealth
 };
 
 struct RouteRuntime {
@@ -100,6 +102,8 @@ class RuntimeConfig {
   const std::vector<RouteRuntime>& routes() const noexcept { return routes_; }
   const std::vector<WorkflowRuntime>& workflows() const noexcept { return workflows_; }
   const ProviderRuntime& provider(ProviderId id) const noexcept { return providers_[id]; }
+  /// Cooldown state of every target; mutable shared state beside the immutable index.
+  TargetHealth& health() const noexcept { return *health_; }
 
  private:
   struct DigestHash {
@@ -119,6 +123,7 @@ class RuntimeConfig {
   std::vector<WorkflowRuntime> workflows_;
   std::unordered_map<Sha256Digest, WorkflowId, DigestHash, DigestEqual> workflow_by_key_;
   std::unordered_map<std::string, RouteId, NameHash, std::equal_to<>> route_by_name_;
+  std::unique_ptr<TargetHealth> health_;
 };
 
 /// Parses `http[s]://host[:port][/path]`. nullopt when it is not such a URL.

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "metering/sse.hpp"
+#include "proxy/routing/runtime_config.hpp"
 
 namespace spendwall::proxy::server {
 
@@ -17,6 +19,7 @@ struct ExchangeBuffers {
   std::string outgoing_chunk;  ///< SSE events relayed to the client in one write
   std::string scratch;         ///< error bodies and small answers
   metering::SseFramer framer{kMaxSseEventBytes};
+  std::vector<const routing::TargetRuntime*> candidates;  ///< targets to try, in order
 };
 
 }  // namespace spendwall::proxy::server

@@ -160,13 +160,33 @@ class RelaySink final : public upstream::ResponseSink {
   std::optional<Clock::time_point> first_byte_at_;
 };
 
-/// One attempt at one target, as the error message and (later) the ledger tell it.
+/// One attempt at one target, as the error message and the ledger tell it.
 struct AttemptOutcome {
   const routing::TargetRuntime* target = nullptr;
-  std::optional<config::FailureClass> failure;
-  unsigned status = 0;  ///< HTTP status the provider answered, 0 when none
+  std::optional<config::FailureClass> failure;  ///< nullopt: the provider answered 2xx
+  unsigned status = 0;                          ///< HTTP status the provider answered, 0 when none
+  std::optional<Clock::duration> retry_after;   ///< the provider's Retry-After, in seconds form
+  std::string_view detail;                      ///< static text
   Clock::duration duration{};
+  std::optional<Clock::time_point> first_byte_at;
+  bool delivered = false;  ///< the client got (part of) a response: no retry is possible
 };
+
+/// Retry policy of the implicit `provider/model` routes that `routes: ["*"]` allows.
+const config::RouteSpec kImplicitRoutePolicy{};
+
+constexpr auto kRetryBackoffBase = std::chrono::milliseconds(100);
+
+/// `Retry-After` in delta-seconds; an HTTP-date is ignored (providers send seconds).
+std::optional<Clock::duration> parse_retry_after(std::string_view value) {
+  if (value.empty() || value.size() > 9) return std::nullopt;
+  std::uint64_t seconds = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seconds = seconds * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return std::chrono::seconds(seconds);
+}
 
 class Exchange {
  public:
@@ -200,7 +220,7 @@ class Exchange {
       admitted = fail(api::ErrorKind::internal, "this endpoint is not available in this build");
       status_override_ = http::status::not_implemented;
     }
-    admitted = admitted && parse_body() && resolve_route() && read_control_headers() && choose_target();
+    admitted = admitted && parse_body() && resolve_route() && read_control_headers() && plan_candidates();
     if (!admitted) {
       co_await reject();
       co_return reusable();
@@ -328,130 +348,248 @@ class Exchange {
     return true;
   }
 
-  // --- step 7: target -------------------------------------------------------------------
-  bool choose_target() {
-    std::uint64_t eligible_weight = 0;
+  // --- step 7: candidates ---------------------------------------------------------------
+  /// The targets to try, in order: the route's targets in a weighted random order
+  /// (healthy ones first, cooling ones last), then its fallbacks in config order.
+  /// Targets whose provider cannot serve this endpoint are left out: that is not a
+  /// fallback event.
+  bool plan_candidates() {
+    auto& plan = buffers_.candidates;
+    plan.clear();
+    auto now = Clock::now();
+    auto eligible = [this](const routing::TargetRuntime& target) {
+      return serves(runtime_.provider(target.provider).spec->kind, endpoint_);
+    };
+    auto healthy = [&](const routing::TargetRuntime& target) {
+      return runtime_.health().available(target.health_slot, now);
+    };
+    // Weighted sampling without replacement among the healthy eligible targets.
+    std::uint64_t remaining_weight = 0;
     for (const auto& target : route_->targets) {
-      if (serves(runtime_.provider(target.provider).spec->kind, endpoint_)) eligible_weight += target.weight;
+      if (eligible(target) && healthy(target)) remaining_weight += target.weight;
     }
-    if (eligible_weight == 0) {
+    std::size_t first_of_targets = plan.size();
+    while (remaining_weight > 0) {
+      std::uint64_t pick =
+          std::uniform_int_distribution<std::uint64_t>(0, remaining_weight - 1)(worker_.random());
+      for (const auto& target : route_->targets) {
+        if (!eligible(target) || !healthy(target) || contains(plan, first_of_targets, &target)) continue;
+        if (pick < target.weight) {
+          plan.push_back(&target);
+          remaining_weight -= target.weight;
+          break;
+        }
+        pick -= target.weight;
+      }
+    }
+    for (const auto& target : route_->targets) {
+      if (eligible(target) && !healthy(target)) plan.push_back(&target);
+    }
+    for (const auto& target : route_->fallbacks) {
+      if (eligible(target)) plan.push_back(&target);
+    }
+    if (plan.empty()) {
       return fail(api::ErrorKind::invalid_request,
                   endpoint_ == Endpoint::messages
                       ? "this route has no target that speaks the Anthropic Messages API"
                       : "this route has no target that speaks this OpenAI endpoint",
                   "model");
     }
-    std::uint64_t pick = std::uniform_int_distribution<std::uint64_t>(0, eligible_weight - 1)(worker_.random());
-    for (const auto& target : route_->targets) {
-      if (!serves(runtime_.provider(target.provider).spec->kind, endpoint_)) continue;
-      if (pick < target.weight) {
-        target_ = &target;
-        break;
-      }
-      pick -= target.weight;
-    }
     return true;
   }
 
-  // --- step 8: upstream -------------------------------------------------------------------
+  static bool contains(const std::vector<const routing::TargetRuntime*>& plan, std::size_t from,
+                       const routing::TargetRuntime* target) {
+    return std::find(plan.begin() + static_cast<std::ptrdiff_t>(from), plan.end(), target) != plan.end();
+  }
+
+  // --- step 8: upstream, with retries and fallbacks -----------------------------------
+  /// Tries each candidate up to 1 + `retries` times until one answers. Before any byte
+  /// reached the client, a failure whose class the route lists in `fallback_on` moves
+  /// on; after that, the response simply ends and is recorded. The request's deadline
+  /// bounds the whole chain.
   awaitable<void> forward() {
-    const routing::ProviderRuntime& provider = runtime_.provider(target_->provider);
-    bool openai_stream = request_.stream && (endpoint_ == Endpoint::chat_completions || endpoint_ == Endpoint::completions);
+    const config::RouteSpec& policy = route_->spec ? *route_->spec : kImplicitRoutePolicy;
+    const routing::TargetRuntime* previous = nullptr;
+    for (const routing::TargetRuntime* target : buffers_.candidates) {
+      if (previous) {
+        ++fallbacks_;
+        client_.extra_headers().set("x-spendwall-fallbacks", std::to_string(fallbacks_));
+      }
+      previous = target;
+      for (unsigned tries = 0; tries <= policy.retries; ++tries) {
+        if (Clock::now() >= deadline_) {
+          co_await answer_all_failed();
+          co_return;
+        }
+        AttemptOutcome attempt = co_await try_target(*target);
+        if (!attempt.failure || *attempt.failure == config::FailureClass::client_error || attempt.delivered) {
+          co_return;
+        }
+        runtime_.health().record_failure(target->health_slot, Clock::now(), policy.cooldown, policy.cooldown_after);
+        if (!moves_on(policy, *attempt.failure)) {
+          co_await answer_all_failed();
+          co_return;
+        }
+        if (tries == policy.retries) break;
+        auto wait = retry_wait(policy, attempt, tries);
+        if (!wait) {
+          // The provider asked for a longer pause than we may wait: rest it, move on.
+          runtime_.health().cool_down(target->health_slot, Clock::now() + *attempt.retry_after);
+          break;
+        }
+        net::steady_timer pause(stream_.get_executor());
+        pause.expires_at(std::min(deadline_, Clock::now() + *wait));
+        co_await pause.async_wait(use_tuple);
+      }
+    }
+    co_await answer_all_failed();
+  }
+
+  static bool moves_on(const config::RouteSpec& policy, config::FailureClass cls) {
+    return std::find(policy.fallback_on.begin(), policy.fallback_on.end(), cls) != policy.fallback_on.end();
+  }
+
+  /// How long to pause before a same-target retry: the provider's Retry-After when it
+  /// is within `max_retry_wait` (nullopt when it is longer), else a jittered
+  /// exponential backoff.
+  std::optional<Clock::duration> retry_wait(const config::RouteSpec& policy, const AttemptOutcome& attempt,
+                                            unsigned tries) {
+    if (attempt.retry_after) {
+      if (*attempt.retry_after > policy.max_retry_wait) return std::nullopt;
+      return *attempt.retry_after;
+    }
+    auto base = kRetryBackoffBase * (1u << std::min(tries, 5u));
+    double jitter = std::uniform_real_distribution<double>(0.5, 1.5)(worker_.random());
+    return std::chrono::duration_cast<Clock::duration>(base * jitter);
+  }
+
+  /// One attempt at one target; its outcome is also appended to `attempts_`.
+  awaitable<AttemptOutcome> try_target(const routing::TargetRuntime& target) {
+    const routing::ProviderRuntime& provider = runtime_.provider(target.provider);
+    bool openai_stream =
+        request_.stream && (endpoint_ == Endpoint::chat_completions || endpoint_ == Endpoint::completions);
     bool inject_usage = openai_stream && !request_.include_usage_requested;
-    api::rewrite_body(parser_.get().body(), request_, target_->model, inject_usage, buffers_.upstream_body);
+    api::rewrite_body(parser_.get().body(), request_, target.model, inject_usage, buffers_.upstream_body);
 
     upstream::UpstreamRequest call;
     call.provider = &provider;
     call.endpoint = endpoint_;
-    call.model = target_->model;
+    call.model = target.model;
     call.body = buffers_.upstream_body;
     call.query = query_;
     call.client_headers = &parser_.get().base();
     call.shape = {request_.stream, openai_stream, request_.input.text_bytes, request_.max_output_tokens};
     call.deadline = deadline_;
 
+    target_ = &target;
     client_.extra_headers().set("x-spendwall-provider", provider.spec->name);
-    client_.extra_headers().set("x-spendwall-model", target_->model);
+    client_.extra_headers().set("x-spendwall-model", target.model);
 
     tracker_.reset(endpoint_);
     RelaySink sink(client_, buffers_, tracker_, provider.spec->max_response_bytes, inject_usage);
     upstream::UpstreamTransport& transport =
-        provider.spec->kind == config::ProviderKind::simulated ? static_cast<upstream::UpstreamTransport&>(worker_.simulated())
-                                                                : http_;
-    AttemptOutcome attempt{target_, std::nullopt, 0, {}};
+        provider.spec->kind == config::ProviderKind::simulated
+            ? static_cast<upstream::UpstreamTransport&>(worker_.simulated())
+            : http_;
+    AttemptOutcome& attempt = attempts_.emplace_back();
+    attempt.target = &target;
     auto attempt_started = Clock::now();
     upstream::ExchangeResult result = co_await transport.exchange(call, sink);
     attempt.duration = Clock::now() - attempt_started;
-    if (result.head_received) attempt.status = sink.head().result_int();
+    attempt.first_byte_at = sink.first_byte_at();
+    if (result.head_received) {
+      attempt.status = sink.head().result_int();
+      attempt.retry_after = parse_retry_after(sink.head()[http::field::retry_after]);
+    }
 
     if (sink.client_gone()) {
+      attempt.delivered = true;
       status_ = kClientClosedRequest;
       usage_ = tracker_.settle(request_.input.text_bytes);
       client_.close_after_response();
-      co_return;
+      co_return attempt;
     }
     if (result.failure != upstream::TransportFailure::none) {
       attempt.failure = sink.too_large() || sink.bad_stream() ? config::FailureClass::server_error
                                                               : routing::classify_transport(result.failure);
+      attempt.detail = sink.too_large() ? "response exceeds max_response_bytes"
+                       : sink.bad_stream() ? "event stream framing is broken"
+                                           : result.detail;
       if (client_.started()) {
         // Bytes went out: the stream simply ends, metered for what was relayed.
+        attempt.delivered = true;
         usage_ = tracker_.settle(request_.input.text_bytes);
         status_ = client_.status();
         if (co_await client_.end_stream()) client_.close_after_response();
-        co_return;
       }
-      co_await answer_all_failed(attempt, result.detail);
-      co_return;
+      co_return attempt;
     }
     if (sink.streaming()) {
       auto ec = co_await sink.finish_stream();
+      runtime_.health().record_success(target.health_slot);
       status_ = client_.status();
       usage_ = tracker_.settle(request_.input.text_bytes);
       if (ec) {
         status_ = kClientClosedRequest;
         client_.close_after_response();
       }
-      co_return;
+      co_return attempt;
     }
-    co_await relay_buffered(sink, attempt);
-  }
-
-  awaitable<void> relay_buffered(const RelaySink& sink, AttemptOutcome& attempt) {
-    const std::string& body = buffers_.response_body;
-    attempt.failure = routing::classify_status(attempt.status, body);
+    attempt.failure = routing::classify_status(attempt.status, buffers_.response_body);
     if (attempt.failure && *attempt.failure != config::FailureClass::client_error) {
-      co_await answer_all_failed(attempt, "provider answered with an error");
-      co_return;
+      attempt.detail = "provider answered with an error";
+      if (attempt.status == 429 || attempt.status >= 500) last_error_status_ = attempt.status;
+      co_return attempt;
     }
     if (!attempt.failure) {
-      // The body was read into a std::string whose capacity may lack simdjson's padding.
-      buffers_.response_body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-      auto reported = worker_.usage_extractor().from_body(
-          endpoint_, simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
-      usage_ = reported ? metering::MeteredUsage{*reported, metering::UsageSource::reported}
-                        : metering::MeteredUsage{metering::estimate_usage(request_.input.text_bytes, body.size()),
-                                                 metering::UsageSource::estimated};
-      cost_ = metering::cost_nano_usd(usage_.tokens, target_->price);
-      client_.extra_headers().set("x-spendwall-cost-usd", config::format_usd(cost_));
+      runtime_.health().record_success(target.health_slot);
+      meter_buffered_response();
     }
     // A provider's own 4xx (not a fallback class) goes back unchanged.
-    status_ = sink.head().result_int();
-    if (co_await client_.relay(sink.head(), body)) client_.close_after_response();
+    status_ = attempt.status;
+    if (co_await client_.relay(sink.head(), buffers_.response_body)) client_.close_after_response();
+    co_return attempt;
   }
 
-  /// Every target failed before a byte reached the client (PRODUCT.md §2 error table).
-  awaitable<void> answer_all_failed(const AttemptOutcome& last, std::string_view detail) {
-    const config::FailureClass cls = last.failure.value_or(config::FailureClass::server_error);
-    unsigned status = (last.status == 429 || last.status >= 500) ? last.status
-                      : cls == config::FailureClass::timeout    ? 504u
-                                                                : 502u;
-    std::string message = "every target of route '" + route_->name + "' failed: " +
-                          runtime_.provider(last.target->provider).spec->name + "/" + last.target->model + " (" +
-                          std::string(routing::failure_label(cls));
-    if (last.status != 0) message += ", HTTP " + std::to_string(last.status);
-    if (!detail.empty()) message += ": " + std::string(detail);
-    message += ")";
-    api::write_upstream_error_body(format_, upstream_error_kind(cls), status, message, buffers_.scratch);
+  void meter_buffered_response() {
+    std::string& body = buffers_.response_body;
+    // The body was read into a std::string whose capacity may lack simdjson's padding.
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    auto reported = worker_.usage_extractor().from_body(
+        endpoint_, simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+    usage_ = reported ? metering::MeteredUsage{*reported, metering::UsageSource::reported}
+                      : metering::MeteredUsage{metering::estimate_usage(request_.input.text_bytes, body.size()),
+                                               metering::UsageSource::estimated};
+    cost_ = metering::cost_nano_usd(usage_.tokens, target_->price);
+    client_.extra_headers().set("x-spendwall-cost-usd", config::format_usd(cost_));
+  }
+
+  /// Every target failed before a byte reached the client (PRODUCT.md §2 error table):
+  /// the most recent 429/5xx status an attempt got, else 504 after a timeout, else 502;
+  /// the message names each target tried and how it failed.
+  awaitable<void> answer_all_failed() {
+    config::FailureClass last_class = config::FailureClass::timeout;
+    std::string message = "every target of route '" + route_->name + "' failed:";
+    for (const AttemptOutcome& attempt : attempts_) {
+      last_class = attempt.failure.value_or(config::FailureClass::server_error);
+      message += ' ';
+      message += runtime_.provider(attempt.target->provider).spec->name;
+      message += '/';
+      message += attempt.target->model;
+      message += " (";
+      message += routing::failure_label(last_class);
+      if (attempt.status != 0) message += ", HTTP " + std::to_string(attempt.status);
+      if (!attempt.detail.empty()) {
+        message += ": ";
+        message += attempt.detail;
+      }
+      message += ");";
+    }
+    if (attempts_.empty()) message += " the request deadline passed before any attempt;";
+    message.pop_back();
+    unsigned status = last_error_status_ ? last_error_status_ : last_class == config::FailureClass::timeout ? 504u : 502u;
+    api::write_upstream_error_body(format_, upstream_error_kind(last_class), status, message, buffers_.scratch);
     status_ = status;
     if (co_await client_.send(static_cast<http::status>(status), "application/json", buffers_.scratch)) {
       client_.close_after_response();
@@ -521,7 +659,10 @@ class Exchange {
   const routing::WorkflowRuntime* workflow_ = nullptr;
   api::ParsedRequest request_;
   const routing::RouteRuntime* route_ = nullptr;
-  const routing::TargetRuntime* target_ = nullptr;
+  const routing::TargetRuntime* target_ = nullptr;  ///< the latest target tried
+  std::vector<AttemptOutcome> attempts_;
+  std::uint32_t fallbacks_ = 0;
+  unsigned last_error_status_ = 0;  ///< the most recent 429/5xx an attempt got
   api::Tags tags_;
   std::optional<api::ApiError> error_;
   std::optional<http::status> status_override_;
