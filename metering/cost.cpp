@@ -33,7 +33,7 @@ config::NanoUsd cost_nano_usd(const TokenUsage& usage, const config::Price& pric
   }
   const Uint128 rounded = (sum + kTokensPerPriceUnit / 2) / kTokensPerPriceUnit;
   return rounded >= static_cast<Uint128>(kMaxCost) ? kMaxCost
-                                                    : static_cast<config::NanoUsd>(rounded);
+                                                   : static_cast<config::NanoUsd>(rounded);
 }
 
 }  // namespace spendwall::metering

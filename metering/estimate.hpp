@@ -25,8 +25,9 @@ constexpr std::uint64_t estimate_tokens(std::uint64_t text_bytes) noexcept {
 ///
 /// `request_text_bytes`: the bytes of the request's text (message contents, prompt or
 /// input strings, decoded), not of its JSON. `relayed_content_bytes`: the bytes of
-/// content actually relayed to the client (StreamUsageTracker::content_bytes()), so a cut
-/// stream is estimated for what was delivered; the provider may bill more (hidden
+/// content actually relayed to the client (StreamUsageTracker::content_bytes(), or
+/// UsageExtractor::content_bytes_of_body() for a whole body; never the body's size), so a
+/// cut stream is estimated for what was delivered; the provider may bill more (hidden
 /// reasoning, the unsent rest). All input is counted as uncached, all output as visible.
 constexpr TokenUsage estimate_usage(std::uint64_t request_text_bytes,
                                     std::uint64_t relayed_content_bytes) noexcept {

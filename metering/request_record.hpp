@@ -24,7 +24,8 @@ enum class BudgetAction : std::uint8_t { none, blocked, downgraded, alerted, ses
 struct AttemptRecord {
   std::string provider;
   std::string model;
-  std::string result;  ///< ok, rate_limited, server_error, timeout, connect_error, context_length, client_error
+  std::string result;   ///< ok, rate_limited, server_error, timeout, connect_error, context_length,
+                        ///< client_error
   unsigned status = 0;  ///< HTTP status the provider answered, 0 when none
   double duration_ms = 0;
   friend bool operator==(const AttemptRecord&, const AttemptRecord&) = default;
@@ -63,8 +64,8 @@ struct RequestRecord {
   friend bool operator==(const RequestRecord&, const RequestRecord&) = default;
 };
 
-inline constexpr std::array<std::string_view, 5> kBudgetActionNames{
-    "none", "blocked", "downgraded", "alerted", "session_blocked"};
+inline constexpr std::array<std::string_view, 5> kBudgetActionNames{"none", "blocked", "downgraded",
+                                                                    "alerted", "session_blocked"};
 inline constexpr std::array<std::string_view, 2> kUsageSourceNames{"reported", "estimated"};
 
 /// The spelling of `admin-api.md` (`budget_action`, `usage_source`).

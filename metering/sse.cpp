@@ -10,7 +10,8 @@ namespace {
 std::size_t next_line_break(std::string_view text, std::size_t from) noexcept {
   const std::size_t rest = text.size() - from;
   const auto* lf = static_cast<const char*>(std::memchr(text.data() + from, '\n', rest));
-  const std::size_t lf_at = lf == nullptr ? text.size() : static_cast<std::size_t>(lf - text.data());
+  const std::size_t lf_at =
+      lf == nullptr ? text.size() : static_cast<std::size_t>(lf - text.data());
   const auto* cr = static_cast<const char*>(std::memchr(text.data() + from, '\r', lf_at - from));
   return cr == nullptr ? lf_at : static_cast<std::size_t>(cr - text.data());
 }
@@ -127,7 +128,8 @@ void SseFramer::parse_block(std::string_view raw, SseEvent& event) {
 
     const std::size_t colon = line.find(':');
     const std::string_view field = line.substr(0, colon);
-    std::string_view value = colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1);
+    std::string_view value =
+        colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1);
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
 
     if (field == "event") {

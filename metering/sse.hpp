@@ -74,8 +74,8 @@ class SseFramer {
   void parse_block(std::string_view raw, SseEvent& event);
 
   std::size_t max_event_bytes_;
-  std::string partial_;  ///< the start of a block that began in an earlier feed
-  std::string joined_data_;  ///< `data:` lines of a multi-line block, joined
+  std::string partial_;             ///< the start of a block that began in an earlier feed
+  std::string joined_data_;         ///< `data:` lines of a multi-line block, joined
   bool partial_delivered_ = false;  ///< partial_ holds a delivered block: clear it next call
   bool line_empty_ = true;          ///< nothing seen yet on the current line
   bool after_cr_ = false;           ///< a line just ended in "\r": a "\n" next belongs to it

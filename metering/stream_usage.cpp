@@ -6,6 +6,7 @@
 
 #include "metering/estimate.hpp"
 #include "metering/json_scan.hpp"
+#include "metering/json_text.hpp"
 
 namespace spendwall::metering {
 namespace {
@@ -13,14 +14,13 @@ namespace {
 namespace ondemand = simdjson::ondemand;
 
 /// Names of the string members whose text is relayed content, wherever they sit in the
-/// part of an event that is searched.
-using TextKeys = std::span<const std::string_view>;
-constexpr std::array<std::string_view, 4> kChoiceTextKeys{"content", "refusal", "text", "arguments"};
+/// part of an event that is searched (OpenAI choices: kChoiceTextKeys).
 constexpr std::array<std::string_view, 1> kResponsesTextKeys{"delta"};
 constexpr std::array<std::string_view, 3> kAnthropicTextKeys{"text", "partial_json", "thinking"};
 
 constexpr std::array<std::string_view, 3> kResponsesTextEvents{
-    "response.output_text.delta", "response.refusal.delta", "response.function_call_arguments.delta"};
+    "response.output_text.delta", "response.refusal.delta",
+    "response.function_call_arguments.delta"};
 constexpr std::array<std::string_view, 3> kResponsesTerminalEvents{
     "response.completed", "response.incomplete", "response.failed"};
 
@@ -29,46 +29,6 @@ bool contains(std::span<const std::string_view> set, std::string_view item) noex
     if (member == item) return true;
   }
   return false;
-}
-
-bool add_text_bytes(ondemand::value& value, TextKeys keys, std::uint64_t& bytes);
-
-bool add_object_text_bytes(ondemand::object& object, TextKeys keys, std::uint64_t& bytes) {
-  for (auto member : object) {
-    ondemand::field field;
-    std::string_view key;
-    ondemand::json_type type;
-    if (std::move(member).get(field) || field.unescaped_key().get(key) || field.value().type().get(type)) {
-      return false;
-    }
-    if (type == ondemand::json_type::string && contains(keys, key)) {
-      std::string_view text;
-      if (field.value().get_string().get(text)) return false;
-      bytes += text.size();
-    } else if (!add_text_bytes(field.value(), keys, bytes)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-/// Adds the decoded length of every string member named in `keys` within `value`.
-bool add_text_bytes(ondemand::value& value, TextKeys keys, std::uint64_t& bytes) {
-  ondemand::json_type type;
-  if (value.type().get(type)) return false;
-  if (type == ondemand::json_type::object) {
-    ondemand::object object;
-    return !value.get_object().get(object) && add_object_text_bytes(object, keys, bytes);
-  }
-  if (type == ondemand::json_type::array) {
-    ondemand::array array;
-    if (value.get_array().get(array)) return false;
-    for (auto element_result : array) {
-      ondemand::value element;
-      if (element_result.get(element) || !add_text_bytes(element, keys, bytes)) return false;
-    }
-  }
-  return true;
 }
 
 /// The `"type"` string of an event's data, for streams that send no `event:` line.
@@ -128,7 +88,8 @@ EventDisposition StreamUsageTracker::observe_chunk(std::string_view data) {
     ondemand::field field;
     std::string_view key;
     ondemand::json_type type;
-    if (std::move(member).get(field) || field.unescaped_key().get(key) || field.value().type().get(type)) {
+    if (std::move(member).get(field) || field.unescaped_key().get(key) ||
+        field.value().type().get(type)) {
       ++malformed_events_;
       return EventDisposition::forward;
     }
@@ -173,7 +134,7 @@ EventDisposition StreamUsageTracker::observe_responses(std::string_view type,
     ondemand::object event;
     std::uint64_t text_bytes = 0;
     if (json_->iterate_copy(data).get(document) || document.get_object().get(event) ||
-        !add_object_text_bytes(event, kResponsesTextKeys, text_bytes)) {
+        !add_text_bytes(event, kResponsesTextKeys, text_bytes)) {
       ++malformed_events_;
     } else {
       content_bytes_ += text_bytes;
@@ -214,7 +175,7 @@ EventDisposition StreamUsageTracker::observe_messages(std::string_view type,
   }
   if (is_delta) {
     std::uint64_t text_bytes = 0;
-    if (add_object_text_bytes(event, kAnthropicTextKeys, text_bytes)) {
+    if (add_text_bytes(event, kAnthropicTextKeys, text_bytes)) {
       content_bytes_ += text_bytes;
     } else {
       ++malformed_events_;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "metering/json_scan.hpp"
+#include "metering/json_text.hpp"
 
 namespace spendwall::metering {
 namespace {
@@ -136,14 +137,16 @@ bool read_usage_object(Endpoint wire, ondemand::object& usage, TokenUsage& into)
   if (!any) return false;
 
   // A kind is overwritten only when one of its sources is present (see the header).
-  if (present(Count::gross_input) || (dialect->input_includes_cached && present(Count::cached_input))) {
+  if (present(Count::gross_input) ||
+      (dialect->input_includes_cached && present(Count::cached_input))) {
     into.input = dialect->input_includes_cached
                      ? minus_clamped(value(Count::gross_input), value(Count::cached_input))
                      : value(Count::gross_input);
   }
   if (present(Count::cached_input)) into.cached_input = value(Count::cached_input);
   if (present(Count::cache_write)) into.cache_write = value(Count::cache_write);
-  if (present(Count::gross_output) || (dialect->output_includes_reasoning && present(Count::reasoning))) {
+  if (present(Count::gross_output) ||
+      (dialect->output_includes_reasoning && present(Count::reasoning))) {
     into.output = dialect->output_includes_reasoning
                       ? minus_clamped(value(Count::gross_output), value(Count::reasoning))
                       : value(Count::gross_output);
@@ -154,12 +157,44 @@ bool read_usage_object(Endpoint wire, ondemand::object& usage, TokenUsage& into)
 
 std::optional<TokenUsage> UsageExtractor::from_body(Endpoint wire,
                                                     simdjson::padded_string_view body) {
-  const std::optional<std::string_view> usage = find_member(body, "usage", MemberScan::whole_object);
+  const std::optional<std::string_view> usage =
+      find_member(body, "usage", MemberScan::whole_object);
   if (!usage) return std::nullopt;
-  // The member lies inside the padded body, so it is padded too: parse it in place.
-  const auto offset = static_cast<std::size_t>(usage->data() - body.data());
-  return read_document(wire, parser_.iterate(simdjson::padded_string_view(
-                                 usage->data(), usage->size(), body.capacity() - offset)));
+  return read_document(wire, iterate_member(body, *usage));
+}
+
+std::uint64_t UsageExtractor::content_bytes_of_body(Endpoint wire,
+                                                    simdjson::padded_string_view body) {
+  static constexpr std::array<std::string_view, 2> kOutputTextKeys{"text", "arguments"};
+  static constexpr std::array<std::string_view, 2> kContentTextKeys{"text", "thinking"};
+  std::string_view member_name;
+  TextKeys keys;
+  switch (wire) {
+    case Endpoint::chat_completions:
+    case Endpoint::completions:
+      member_name = "choices";
+      keys = kChoiceTextKeys;
+      break;
+    case Endpoint::responses:
+      member_name = "output";
+      keys = kOutputTextKeys;
+      break;
+    case Endpoint::messages:
+      member_name = "content";
+      keys = kContentTextKeys;
+      break;
+    default:
+      return 0;
+  }
+  const std::optional<std::string_view> member = find_member(body, member_name);
+  ondemand::document document;
+  ondemand::value value;
+  std::uint64_t bytes = 0;
+  if (!member || iterate_member(body, *member).get(document) || document.get_value().get(value) ||
+      !add_text_bytes(value, keys, bytes)) {
+    return 0;
+  }
+  return bytes;
 }
 
 std::optional<TokenUsage> UsageExtractor::from_usage_json(Endpoint wire,
@@ -173,6 +208,16 @@ simdjson::simdjson_result<ondemand::document> UsageExtractor::iterate_copy(std::
   if (!json.empty()) std::memcpy(scratch_.data(), json.data(), json.size());
   return parser_.iterate(
       simdjson::padded_string_view(scratch_.data(), json.size(), scratch_.size()));
+}
+
+simdjson::simdjson_result<ondemand::document> UsageExtractor::iterate_member(
+    simdjson::padded_string_view body, std::string_view member) {
+  // The member lies inside the body, so the body's padding pads it too, unless the caller's
+  // buffer has less than promised: then the (small) member is copied instead.
+  const auto offset = static_cast<std::size_t>(member.data() - body.data());
+  const std::size_t capacity = body.capacity() > offset ? body.capacity() - offset : 0;
+  if (capacity < member.size() + simdjson::SIMDJSON_PADDING) return iterate_copy(member);
+  return parser_.iterate(simdjson::padded_string_view(member.data(), member.size(), capacity));
 }
 
 std::optional<TokenUsage> UsageExtractor::read_document(

@@ -84,9 +84,19 @@ class UsageExtractor {
   /// six times the largest body and keep that memory forever. The scan still checks that
   /// the body is one complete JSON object (strings closed, brackets matched).
   ///
+  /// The `usage` member is parsed in place, within the body's padding; when the buffer has
+  /// less padding than SIMDJSON_PADDING after it, the member alone is copied instead.
+  ///
   /// nullopt when the body is not a JSON object, has no `usage` (or `usage` is null), or
   /// `usage` is unreadable per read_usage_object().
   std::optional<TokenUsage> from_body(Endpoint wire, simdjson::padded_string_view body);
+
+  /// Decoded bytes of the content a complete non-streaming body carries, for the
+  /// estimate when its usage is missing: OpenAI `choices[]` `content`/`text`/`refusal`/
+  /// tool-call `arguments`; Responses `output[]` `text`/`arguments`; Anthropic `content[]`
+  /// `text`/`thinking` (a tool call's `input` object is not counted). 0 for embeddings
+  /// (no output) and for a body it cannot read. Only that member is parsed.
+  std::uint64_t content_bytes_of_body(Endpoint wire, simdjson::padded_string_view body);
 
   /// Usage from the JSON text of a `usage` object itself (no padding needed: the text is
   /// copied into the scratch buffer). nullopt as for from_body().
@@ -97,6 +107,9 @@ class UsageExtractor {
   simdjson::simdjson_result<simdjson::ondemand::document> iterate_copy(std::string_view json);
 
  private:
+  /// Parses `member`, a part of the padded `body`, in place.
+  simdjson::simdjson_result<simdjson::ondemand::document> iterate_member(
+      simdjson::padded_string_view body, std::string_view member);
   std::optional<TokenUsage> read_document(
       Endpoint wire, simdjson::simdjson_result<simdjson::ondemand::document>&& parsed);
 

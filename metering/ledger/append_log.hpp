@@ -54,9 +54,8 @@ class SpoolLock {
 class Spool {
  public:
   /// `next_sequence` must exceed every sequence the folder or the database has seen.
-  Spool(std::filesystem::path folder, std::unique_ptr<SpoolLock> lock,
-        std::uint64_t next_sequence, std::uint64_t segment_bytes,
-        std::shared_ptr<LedgerCounters> counters);
+  Spool(std::filesystem::path folder, std::unique_ptr<SpoolLock> lock, std::uint64_t next_sequence,
+        std::uint64_t segment_bytes, std::shared_ptr<LedgerCounters> counters);
 
   const std::filesystem::path& folder() const noexcept { return folder_; }
   std::uint64_t segment_bytes() const noexcept { return segment_bytes_; }

@@ -29,8 +29,8 @@ class MemoryLedger final : public Ledger {
   bool flush() override { return true; }
   std::optional<RequestRecord> find(std::string_view id) override;
   Totals totals() override;
-  OutcomeResult set_outcome(std::string_view id, std::string_view workflow,
-                            const Outcome& outcome, bool replace) override;
+  OutcomeResult set_outcome(std::string_view id, std::string_view workflow, const Outcome& outcome,
+                            bool replace) override;
   bool writable() const noexcept override { return true; }
 
   /// The records, shared with the writers (which may outlive the ledger).

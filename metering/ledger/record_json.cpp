@@ -50,10 +50,10 @@ enum class Member : std::uint8_t {
   outcome,
 };
 constexpr std::array<std::string_view, 21> kMemberNames{
-    "id",           "started_at_us", "finished_at_us", "workflow",      "route",
-    "provider",     "model",         "endpoint",       "stream",        "status",
-    "tokens",       "usage_source",  "cost_nano_usd",  "latency_ms",    "ttft_ms",
-    "attempts",     "fallbacks",     "budget_action",  "session",       "tags",
+    "id",       "started_at_us", "finished_at_us", "workflow",   "route",
+    "provider", "model",         "endpoint",       "stream",     "status",
+    "tokens",   "usage_source",  "cost_nano_usd",  "latency_ms", "ttft_ms",
+    "attempts", "fallbacks",     "budget_action",  "session",    "tags",
     "outcome"};
 constexpr std::uint32_t kAllMembers = (std::uint32_t{1} << kMemberNames.size()) - 1;
 

@@ -95,7 +95,8 @@ std::string_view SqliteStatement::column_text() {
   const auto* text = sqlite3_column_text(statement_, next_column_);
   const auto size = static_cast<std::size_t>(sqlite3_column_bytes(statement_, next_column_));
   ++next_column_;
-  return text == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(text), size);
+  return text == nullptr ? std::string_view()
+                         : std::string_view(reinterpret_cast<const char*>(text), size);
 }
 
 std::optional<std::string> SqliteStatement::column_optional_text() {

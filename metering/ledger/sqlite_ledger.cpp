@@ -132,8 +132,8 @@ bool read_record(SqliteStatement& row, RecordJsonReader& reader, RequestRecord& 
   const auto at = row.column_optional_int64();
   record.outcome.reset();
   if (outcome_name) {
-    record.outcome = Outcome{std::move(*outcome_name), score, std::move(note),
-                             from_unix_micros(at.value_or(0))};
+    record.outcome =
+        Outcome{std::move(*outcome_name), score, std::move(note), from_unix_micros(at.value_or(0))};
   }
   return readable;
 }
@@ -157,8 +157,8 @@ bool read_range(int fd, std::uint64_t offset, std::uint64_t end, std::string& ou
   out.resize(end - offset);
   std::size_t done = 0;
   while (done < out.size()) {
-    const ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
-                              static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     done += static_cast<std::size_t>(n);
@@ -194,7 +194,8 @@ SqliteLedger::~SqliteLedger() {
 bool SqliteLedger::open_store(std::string& error) {
   std::error_code failure;
   const std::filesystem::path db_path(settings_.path);
-  if (db_path.has_parent_path()) std::filesystem::create_directories(db_path.parent_path(), failure);
+  if (db_path.has_parent_path())
+    std::filesystem::create_directories(db_path.parent_path(), failure);
   if (!failure) std::filesystem::create_directories(spool_folder_, failure);
   if (failure) {
     error = "cannot create the ledger folders for " + settings_.path + ": " + failure.message();

@@ -56,8 +56,8 @@ class SqliteLedger final : public Ledger {
   bool flush() override;
   std::optional<RequestRecord> find(std::string_view id) override;
   Totals totals() override;
-  OutcomeResult set_outcome(std::string_view id, std::string_view workflow,
-                            const Outcome& outcome, bool replace) override;
+  OutcomeResult set_outcome(std::string_view id, std::string_view workflow, const Outcome& outcome,
+                            bool replace) override;
   bool writable() const noexcept override { return writable_.load(std::memory_order_relaxed); }
 
  private:

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "metering/request_record.hpp"
 #include "metering/sse.hpp"
 #include "proxy/routing/runtime_config.hpp"
 
@@ -20,6 +21,7 @@ struct ExchangeBuffers {
   std::string scratch;         ///< error bodies and small answers
   metering::SseFramer framer{kMaxSseEventBytes};
   std::vector<const routing::TargetRuntime*> candidates;  ///< targets to try, in order
+  metering::RequestRecord record;                          ///< the ledger record being built
 };
 
 }  // namespace spendwall::proxy::server

@@ -14,6 +14,7 @@
 #include "proxy/api/json_writer.hpp"
 #include "proxy/api/request.hpp"
 #include "proxy/api/rewrite.hpp"
+#include "proxy/log.hpp"
 #include "proxy/routing/failure.hpp"
 #include "proxy/server/client_writer.hpp"
 #include "proxy/server/exchange_buffers.hpp"
@@ -104,9 +105,10 @@ class RelaySink final : public upstream::ResponseSink {
     co_return ec;
   }
 
-  /// Ends a stream that completed: forwards whatever trailing bytes did not form a
-  /// whole event (the client sees what the provider sent), then the last chunk.
-  awaitable<error_code> finish_stream() {
+  /// At the end of a completed stream: forwards whatever trailing bytes did not form a
+  /// whole event (the client sees what the provider sent). The last chunk is the
+  /// pipeline's to send, once the record is in the ledger.
+  awaitable<error_code> flush_stream() {
     metering::SseEvent event;
     std::string& out = buffers_.outgoing_chunk;
     out.clear();
@@ -115,12 +117,10 @@ class RelaySink final : public upstream::ResponseSink {
       out.append(event.raw);
     }
     out.append(buffers_.framer.pending());
-    if (auto ec = co_await send(out)) co_return ec;
-    if (!client_.started()) {
-      if (auto ec = co_await client_.begin_stream(head_)) co_return ec;
-    }
-    error_code ec = co_await client_.end_stream();
-    co_return ec;
+    error_code ec = co_await send(out);
+    if (ec || client_.started()) co_return ec;
+    error_code head_ec = co_await client_.begin_stream(head_);
+    co_return head_ec;
   }
 
   const http::response_header<>& head() const noexcept { return head_; }
@@ -135,16 +135,15 @@ class RelaySink final : public upstream::ResponseSink {
     if (bytes.empty()) co_return error_code{};
     if (!client_.started()) {
       first_byte_at_ = Clock::now();
-      if (auto ec = co_await client_.begin_stream(head_)) {
+      error_code head_ec = co_await client_.begin_stream(head_);
+      if (head_ec) {
         client_gone_ = true;
-        co_return ec;
+        co_return head_ec;
       }
     }
-    if (auto ec = co_await client_.send_chunk(bytes)) {
-      client_gone_ = true;
-      co_return ec;
-    }
-    co_return error_code{};
+    error_code chunk_ec = co_await client_.send_chunk(bytes);
+    if (chunk_ec) client_gone_ = true;
+    co_return chunk_ec;
   }
 
   ClientWriter& client_;
@@ -201,6 +200,7 @@ class Exchange {
         parser_(parser),
         buffers_(buffers),
         started_at_(Clock::now()),
+        started_wall_(std::chrono::system_clock::now()),
         deadline_(started_at_ + limits_.request_timeout),
         client_(stream, parser.get().version(), parser.get().keep_alive(), deadline_),
         tracker_(worker.usage_extractor(), Endpoint::chat_completions) {}
@@ -210,8 +210,14 @@ class Exchange {
     request_id_ = worker_.next_request_id();
     client_.extra_headers().set("x-spendwall-request-id", request_id_);
 
-    bool admitted = check_endpoint() && authenticate() && check_declared_size();
-    if (admitted) admitted = co_await read_body();
+    bool admitted = check_endpoint();
+    // After a path or method refusal the key is still read, silently, so the refusal is
+    // recorded under its workflow when it has one.
+    admitted = admitted ? authenticate() && check_declared_size() : identify_workflow();
+    if (admitted) {
+      bool body_read = co_await read_body();
+      admitted = body_read;
+    }
     if (admitted && endpoint_ == Endpoint::models) {
       co_await list_models();
       co_return reusable();
@@ -226,6 +232,7 @@ class Exchange {
       co_return reusable();
     }
     co_await forward();
+    commit_record();
     co_return reusable();
   }
 
@@ -251,9 +258,18 @@ class Exchange {
   }
 
   // --- step 2: the key names the workflow ---------------------------------------------
-  bool authenticate() {
+  std::string_view client_key() const {
     const auto& request = parser_.get();
-    std::string_view key = api::extract_client_key(request[http::field::authorization], request["x-api-key"]);
+    return api::extract_client_key(request[http::field::authorization], request["x-api-key"]);
+  }
+
+  bool identify_workflow() {
+    workflow_ = runtime_.authenticate(client_key());
+    return false;
+  }
+
+  bool authenticate() {
+    std::string_view key = client_key();
     workflow_ = runtime_.authenticate(key);
     if (!workflow_) {
       return fail(api::ErrorKind::invalid_api_key,
@@ -340,7 +356,8 @@ class Exchange {
     }
     tags_ = tags.value();
     if (auto session = request.find("x-spendwall-session"); session != request.end()) {
-      if (!api::is_valid_session_id(session->value())) {
+      session_ = session->value();
+      if (!api::is_valid_session_id(session_)) {
         return fail(api::ErrorKind::invalid_request,
                     "x-spendwall-session must be 1-128 characters of A-Z a-z 0-9 . _ : -");
       }
@@ -508,6 +525,7 @@ class Exchange {
       status_ = kClientClosedRequest;
       usage_ = tracker_.settle(request_.input.text_bytes);
       client_.close_after_response();
+      commit_record();
       co_return attempt;
     }
     if (result.failure != upstream::TransportFailure::none) {
@@ -519,21 +537,21 @@ class Exchange {
       if (client_.started()) {
         // Bytes went out: the stream simply ends, metered for what was relayed.
         attempt.delivered = true;
-        usage_ = tracker_.settle(request_.input.text_bytes);
-        status_ = client_.status();
-        if (co_await client_.end_stream()) client_.close_after_response();
+        co_await end_stream();
       }
       co_return attempt;
     }
     if (sink.streaming()) {
-      auto ec = co_await sink.finish_stream();
       runtime_.health().record_success(target.health_slot);
-      status_ = client_.status();
-      usage_ = tracker_.settle(request_.input.text_bytes);
-      if (ec) {
+      error_code flush_ec = co_await sink.flush_stream();
+      if (flush_ec) {
         status_ = kClientClosedRequest;
+        usage_ = tracker_.settle(request_.input.text_bytes);
         client_.close_after_response();
+        commit_record();
+        co_return attempt;
       }
+      co_await end_stream();
       co_return attempt;
     }
     attempt.failure = routing::classify_status(attempt.status, buffers_.response_body);
@@ -548,19 +566,33 @@ class Exchange {
     }
     // A provider's own 4xx (not a fallback class) goes back unchanged.
     status_ = attempt.status;
-    if (co_await client_.relay(sink.head(), buffers_.response_body)) client_.close_after_response();
+    commit_record();
+    error_code relay_ec = co_await client_.relay(sink.head(), buffers_.response_body);
+    if (relay_ec) client_.close_after_response();
     co_return attempt;
+  }
+
+  /// Ends a started stream: the record reaches the ledger before the last chunk does.
+  awaitable<void> end_stream() {
+    usage_ = tracker_.settle(request_.input.text_bytes);
+    status_ = client_.status();
+    commit_record();
+    error_code ec = co_await client_.end_stream();
+    if (ec) client_.close_after_response();
   }
 
   void meter_buffered_response() {
     std::string& body = buffers_.response_body;
     // The body was read into a std::string whose capacity may lack simdjson's padding.
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-    auto reported = worker_.usage_extractor().from_body(
-        endpoint_, simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
-    usage_ = reported ? metering::MeteredUsage{*reported, metering::UsageSource::reported}
-                      : metering::MeteredUsage{metering::estimate_usage(request_.input.text_bytes, body.size()),
-                                               metering::UsageSource::estimated};
+    simdjson::padded_string_view padded(body.data(), body.size(), body.capacity());
+    auto& extractor = worker_.usage_extractor();
+    if (auto reported = extractor.from_body(endpoint_, padded)) {
+      usage_ = {*reported, metering::UsageSource::reported};
+    } else {
+      auto content_bytes = extractor.content_bytes_of_body(endpoint_, padded);
+      usage_ = {metering::estimate_usage(request_.input.text_bytes, content_bytes), metering::UsageSource::estimated};
+    }
     cost_ = metering::cost_nano_usd(usage_.tokens, target_->price);
     client_.extra_headers().set("x-spendwall-cost-usd", config::format_usd(cost_));
   }
@@ -591,9 +623,9 @@ class Exchange {
     unsigned status = last_error_status_ ? last_error_status_ : last_class == config::FailureClass::timeout ? 504u : 502u;
     api::write_upstream_error_body(format_, upstream_error_kind(last_class), status, message, buffers_.scratch);
     status_ = status;
-    if (co_await client_.send(static_cast<http::status>(status), "application/json", buffers_.scratch)) {
-      client_.close_after_response();
-    }
+    commit_record();
+    error_code ec = co_await client_.send(static_cast<http::status>(status), "application/json", buffers_.scratch);
+    if (ec) client_.close_after_response();
   }
 
   awaitable<void> list_models() {
@@ -612,7 +644,63 @@ class Exchange {
     }
     json.end_array().end_object();
     status_ = 200;
-    if (co_await client_.send(http::status::ok, "application/json", out)) client_.close_after_response();
+    error_code ec = co_await client_.send(http::status::ok, "application/json", out);
+    if (ec) client_.close_after_response();
+  }
+
+  // --- the ledger record ------------------------------------------------------------------
+  /// Writes the request's ledger record (once). Called just before the response's last
+  /// byte is written, so a delivered response always has its record in the OS.
+  void commit_record() {
+    if (record_committed_ || !workflow_ || !metering::is_metered(endpoint_)) return;
+    record_committed_ = true;
+    if (target_ && usage_.tokens.total() > 0) cost_ = metering::cost_nano_usd(usage_.tokens, target_->price);
+
+    metering::RequestRecord& record = buffers_.record;
+    auto now = Clock::now();
+    record.id = request_id_;
+    record.started_at = started_wall_;
+    record.finished_at = started_wall_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(now - started_at_);
+    record.workflow = workflow_->spec->name;
+    record.route = route_ ? std::string_view(route_->name) : std::string_view();
+    record.provider = target_ ? std::string_view(runtime_.provider(target_->provider).spec->name) : std::string_view();
+    record.model = target_ ? std::string_view(target_->model) : std::string_view();
+    record.endpoint = endpoint_;
+    record.stream = request_.stream;
+    record.status = status_;
+    record.tokens = usage_.tokens;
+    record.usage_source = usage_.source;
+    record.cost = cost_;
+    record.latency_ms = milliseconds(now - started_at_);
+    record.ttft_ms.reset();
+    record.attempts.clear();
+    for (const AttemptOutcome& attempt : attempts_) {
+      metering::AttemptRecord& entry = record.attempts.emplace_back();
+      entry.provider = runtime_.provider(attempt.target->provider).spec->name;
+      entry.model = attempt.target->model;
+      entry.result = attempt.failure ? routing::failure_label(*attempt.failure) : std::string_view("ok");
+      entry.status = attempt.status;
+      entry.duration_ms = milliseconds(attempt.duration);
+      if (attempt.first_byte_at && !record.ttft_ms) record.ttft_ms = milliseconds(*attempt.first_byte_at - started_at_);
+    }
+    record.fallbacks = fallbacks_;
+    record.budget_action = metering::BudgetAction::none;
+    if (session_.empty()) {
+      record.session.reset();
+    } else {
+      record.session = std::string(session_);
+    }
+    record.tags.clear();
+    for (const api::Tag& tag : tags_) record.tags.emplace_back(tag.key, tag.value);
+    record.outcome.reset();
+    if (!worker_.ledger_writer().append(record)) {
+      log::error("ledger write failed; the record is counted in spendwall_ledger_write_errors_total",
+                 {{"request_id", request_id_}, {"error", worker_.ledger_writer().last_error()}});
+    }
+  }
+
+  static double milliseconds(Clock::duration duration) {
+    return std::chrono::duration<double, std::milli>(duration).count();
   }
 
   // --- answering refusals ---------------------------------------------------------------
@@ -636,7 +724,9 @@ class Exchange {
     if (error_->kind == api::ErrorKind::method_not_allowed) {
       client_.extra_headers().set(http::field::allow, expects_post(endpoint_) ? "POST" : "GET");
     }
-    if (co_await client_.send(status, "application/json", buffers_.scratch)) client_.close_after_response();
+    commit_record();
+    error_code ec = co_await client_.send(status, "application/json", buffers_.scratch);
+    if (ec) client_.close_after_response();
   }
 
   Worker& worker_;
@@ -648,6 +738,7 @@ class Exchange {
   http::request_parser<http::string_body>& parser_;
   ExchangeBuffers& buffers_;
   Clock::time_point started_at_;
+  std::chrono::system_clock::time_point started_wall_;
   Clock::time_point deadline_;
   ClientWriter client_;
   metering::StreamUsageTracker tracker_;
@@ -664,6 +755,8 @@ class Exchange {
   std::uint32_t fallbacks_ = 0;
   unsigned last_error_status_ = 0;  ///< the most recent 429/5xx an attempt got
   api::Tags tags_;
+  std::string_view session_;
+  bool record_committed_ = false;
   std::optional<api::ApiError> error_;
   std::optional<http::status> status_override_;
   bool silent_close_ = false;

@@ -4,6 +4,8 @@
 #include <csignal>
 #include <thread>
 
+#include "metering/ledger/record_json.hpp"
+#include "proxy/api/errors.hpp"
 #include "proxy/api/json_writer.hpp"
 #include "proxy/log.hpp"
 
@@ -89,6 +91,16 @@ bool Server::bind_listeners(std::vector<tcp::acceptor>& data_acceptors, std::opt
 }
 
 int Server::run() {
+  std::string ledger_error;
+  ledger_ = metering::ledger::open_ledger(
+      runtime_->snapshot().ledger, ledger_error,
+      {.on_error = [](std::string_view message) { log::error("ledger error", {{"error", message}}); }});
+  if (!ledger_) {
+    log::error("cannot open the ledger; not starting", {{"error", ledger_error}});
+    return 1;
+  }
+  ledger_->start();
+
   unsigned worker_count = resolve_worker_count(runtime_->snapshot().server.workers);
   for (unsigned i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<Worker>(i, runtime_));
 
@@ -101,7 +113,9 @@ int Server::run() {
       [this](const admin::AdminRequest& request) { return handle_admin(request); });
   admin_->start();
   std::string data_address = to_text(data_acceptors.front().local_endpoint());
-  for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->start(std::move(data_acceptors[i]));
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->start(std::move(data_acceptors[i]), ledger_->writer_for_worker(static_cast<unsigned>(i)));
+  }
 
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
@@ -123,7 +137,9 @@ int Server::run() {
                           {"config", runtime_->snapshot().file}});
   control_.run();
   for (auto& worker : workers_) worker->join();
-  log::info("stopped");
+  // Every worker has stopped writing: what the spool holds goes to the database now.
+  ledger_->stop();
+  log::info("stopped", {{"ledger_records", static_cast<std::int64_t>(ledger_->records_written())}});
   return 0;
 }
 
@@ -201,6 +217,9 @@ std::optional<admin::AdminResponse> Server::handle_admin(const admin::AdminReque
     if (shutting_down_) {
       response.status = http::status::service_unavailable;
       response.body = R"({"status":"draining"})";
+    } else if (!ledger_->writable()) {
+      response.status = http::status::service_unavailable;
+      response.body = R"({"status":"ledger not writable"})";
     } else {
       response.body = R"({"status":"ready"})";
     }
@@ -231,7 +250,27 @@ std::optional<admin::AdminResponse> Server::handle_admin(const admin::AdminReque
     }
     return response;
   }
+  constexpr std::string_view kRequestsPrefix = "/admin/requests/";
+  if (request.path.starts_with(kRequestsPrefix) && request.method == http::verb::get) {
+    return request_record(request.path.substr(kRequestsPrefix.size()));
+  }
   return std::nullopt;
+}
+
+admin::AdminResponse Server::request_record(std::string_view id) {
+  admin::AdminResponse response;
+  // Records reach the database in batches; an admin lookup catches up first.
+  ledger_->flush();
+  auto record = ledger_->find(id);
+  if (!record) {
+    response.status = http::status::not_found;
+    api::write_error_body(metering::ApiFormat::openai, api::ErrorKind::request_not_found,
+                          "no ledger record with that id", "id", response.body);
+    return response;
+  }
+  metering::JsonWriter json(response.body);
+  metering::ledger::write_record(*record, json);
+  return response;
 }
 
 }  // namespace spendwall::proxy::server

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "config/loader.hpp"
+#include "metering/ledger/ledger.hpp"
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/net.hpp"
 #include "proxy/routing/runtime_config.hpp"
@@ -40,11 +41,13 @@ class Server {
   void watch_drain(std::chrono::steady_clock::time_point deadline);
   ReloadOutcome reload();
   std::optional<admin::AdminResponse> handle_admin(const admin::AdminRequest& request);
+  admin::AdminResponse request_record(std::string_view id);
 
   net::io_context control_{1};
   std::shared_ptr<const routing::RuntimeConfig> runtime_;
   ConfigSource source_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<metering::ledger::Ledger> ledger_;
   std::unique_ptr<admin::AdminServer> admin_;
   net::signal_set signals_{control_};
   bool shutting_down_ = false;

@@ -21,8 +21,9 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> run
 
 Worker::~Worker() = default;
 
-void Worker::start(tcp::acceptor acceptor) {
+void Worker::start(tcp::acceptor acceptor, std::unique_ptr<metering::ledger::LedgerWriter> ledger_writer) {
   acceptor_.emplace(std::move(acceptor));
+  ledger_writer_ = std::move(ledger_writer);
   net::co_spawn(context_, accept_loop(), net::detached);
   thread_ = std::thread([this] {
     auto work = net::make_work_guard(context_);

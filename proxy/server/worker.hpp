@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "metering/ledger/ledger.hpp"
 #include "metering/usage.hpp"
 #include "proxy/api/request.hpp"
 #include "proxy/net.hpp"
@@ -47,8 +48,9 @@ class Worker {
   unsigned index() const noexcept { return index_; }
   net::io_context& context() noexcept { return context_; }
 
-  /// Starts the thread; it accepts on `acceptor` (already bound and listening).
-  void start(tcp::acceptor acceptor);
+  /// Starts the thread; it accepts on `acceptor` (already bound and listening) and
+  /// writes ledger records through `ledger_writer`.
+  void start(tcp::acceptor acceptor, std::unique_ptr<metering::ledger::LedgerWriter> ledger_writer);
   /// Joins the thread (after `stop()`).
   void join();
 
@@ -68,6 +70,7 @@ class Worker {
   metering::UsageExtractor& usage_extractor() noexcept { return usage_extractor_; }
   upstream::SimulatedTransport& simulated() noexcept { return simulated_; }
   std::minstd_rand& random() noexcept { return random_; }
+  metering::ledger::LedgerWriter& ledger_writer() noexcept { return *ledger_writer_; }
   /// A new request id (`req_` + 24 hex digits: time, worker, sequence).
   std::string next_request_id();
 
@@ -88,6 +91,7 @@ class Worker {
   api::RequestParser request_parser_;
   metering::UsageExtractor usage_extractor_;
   upstream::SimulatedTransport simulated_;
+  std::unique_ptr<metering::ledger::LedgerWriter> ledger_writer_;
   std::minstd_rand random_;
   std::uint64_t request_sequence_ = 0;
   std::uint32_t request_prefix_ = 0;

@@ -75,7 +75,8 @@ awaitable<ExchangeResult> run_exchange(Stream& stream, beast::flat_buffer& buffe
   }
   state.nothing_received = false;
   result.head_received = true;
-  if (auto ec = co_await sink.on_head(parser.get().base())) {
+  error_code head_sink_ec = co_await sink.on_head(parser.get().base());
+  if (head_sink_ec) {
     result.failure = TransportFailure::sink_aborted;
     co_return result;
   }
@@ -90,7 +91,8 @@ awaitable<ExchangeResult> run_exchange(Stream& stream, beast::flat_buffer& buffe
     if (read_ec == http::error::need_buffer) read_ec = {};
     std::size_t received = chunk.size() - parser.get().body().size;
     if (received > 0) {
-      if (auto ec = co_await sink.on_body(std::string_view(chunk.data(), received))) {
+      error_code body_sink_ec = co_await sink.on_body(std::string_view(chunk.data(), received));
+      if (body_sink_ec) {
         result.failure = TransportFailure::sink_aborted;
         co_return result;
       }

@@ -217,6 +217,8 @@ std::string error_body(Endpoint endpoint, unsigned status) {
 
 }  // namespace
 
+constexpr ExchangeResult kSinkAborted{TransportFailure::sink_aborted, true, {}};
+
 SimulatedUsage simulated_usage(Endpoint endpoint, const RequestShape& shape) noexcept {
   SimulatedUsage usage;
   // About four bytes of text per token, plus a little per-request framing.
@@ -246,7 +248,8 @@ awaitable<ExchangeResult> SimulatedTransport::exchange(const UpstreamRequest& re
     co_return true;
   };
 
-  if (!co_await sleep_until(Clock::now() + spec.latency)) {
+  bool in_time = co_await sleep_until(Clock::now() + spec.latency);
+  if (!in_time) {
     co_return ExchangeResult{TransportFailure::timeout, false, "simulated provider exceeded the deadline"};
   }
 
@@ -260,9 +263,11 @@ awaitable<ExchangeResult> SimulatedTransport::exchange(const UpstreamRequest& re
     head.set(http::field::content_type, "application/json");
     if (spec.error_status == 429) head.set(http::field::retry_after, "1");
     result.head_received = true;
-    if (auto ec = co_await sink.on_head(head)) co_return ExchangeResult{TransportFailure::sink_aborted, true, {}};
+    error_code ec = co_await sink.on_head(head);
+    if (ec) co_return kSinkAborted;
     std::string body = error_body(request.endpoint, spec.error_status);
-    if (auto ec = co_await sink.on_body(body)) co_return ExchangeResult{TransportFailure::sink_aborted, true, {}};
+    ec = co_await sink.on_body(body);
+    if (ec) co_return kSinkAborted;
     co_return result;
   }
 
@@ -272,11 +277,13 @@ awaitable<ExchangeResult> SimulatedTransport::exchange(const UpstreamRequest& re
   head.set(http::field::content_type, content_type_for(stream));
   head.set("x-simulated-provider", spec.name);
   result.head_received = true;
-  if (auto ec = co_await sink.on_head(head)) co_return ExchangeResult{TransportFailure::sink_aborted, true, {}};
+  error_code ec = co_await sink.on_head(head);
+  if (ec) co_return kSinkAborted;
 
   if (!stream) {
     std::string body = complete_body(request.endpoint, request.model, id, usage);
-    if (auto ec = co_await sink.on_body(body)) co_return ExchangeResult{TransportFailure::sink_aborted, true, {}};
+    ec = co_await sink.on_body(body);
+    if (ec) co_return kSinkAborted;
     co_return result;
   }
 
@@ -287,11 +294,13 @@ awaitable<ExchangeResult> SimulatedTransport::exchange(const UpstreamRequest& re
        stream_events(request.endpoint, request.model, id, usage, request.shape.stream_include_usage)) {
     if (event.paced) {
       next += token_interval;
-      if (!co_await sleep_until(next)) {
+      in_time = co_await sleep_until(next);
+      if (!in_time) {
         co_return ExchangeResult{TransportFailure::timeout, true, "stream exceeded request_timeout"};
       }
     }
-    if (auto ec = co_await sink.on_body(event.bytes)) co_return ExchangeResult{TransportFailure::sink_aborted, true, {}};
+    ec = co_await sink.on_body(event.bytes);
+    if (ec) co_return kSinkAborted;
   }
   co_return result;
 }

@@ -461,6 +461,10 @@ class FakeUpstreamServer:
             for writer in list(self._writers):
                 writer.transport.abort()
             await self._server.wait_closed()
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     # ---- connections
     async def _serve_connection(self, reader: asyncio.StreamReader,

@@ -154,7 +154,7 @@ def proxy(_shared_launcher: ProxyLauncher) -> Iterator[Spendwall]:
     if current is None or not current.alive():
         current = _shared_launcher.start()
     yield current
-    if not current.alive():
+    if not current.alive(grace=0.05):
         pytest.fail(f"spendwall died during this test (exit {current.proc.returncode}):\n"
                     f"{current.output()}", pytrace=False)
 

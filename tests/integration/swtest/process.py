@@ -82,8 +82,16 @@ class Spendwall:
         self.proc.send_signal(sig)
 
     # ---- state
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+    def alive(self, grace: float = 0.0) -> bool:
+        """Whether the process runs; `grace` seconds let a crash in progress show."""
+        if self.proc is None:
+            return False
+        if grace:
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        return self.proc.poll() is None
 
     def assert_alive(self) -> None:
         if not self.stopped and not self.alive():

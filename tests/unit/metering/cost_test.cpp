@@ -33,7 +33,10 @@ const CostCase kCostCases[] = {
     {"just_under_half_rounds_down", {.input = 1}, {.input = 499'999}, 0},
     {"one_and_a_half_rounds_up", {.input = 3}, {.input = 500'000}, 2},
     // Each kind alone would round to 0; the sum is divided once: 0.4 + 0.4 = 0.8 → 1.
-    {"divided_once_not_per_kind", {.input = 1, .output = 1}, {.input = 400'000, .output = 400'000}, 1},
+    {"divided_once_not_per_kind",
+     {.input = 1, .output = 1},
+     {.input = 400'000, .output = 400'000},
+     1},
     // 1,000 uncached at 2.50 + 9,000 cached at 1.25 USD/1M = 0.0025 + 0.01125 USD.
     // Charging the cached tokens as input too would give 0.03625.
     {"cached_priced_at_its_own_rate_only",
@@ -42,15 +45,23 @@ const CostCase kCostCases[] = {
      13'750'000},
     {"every_kind_at_its_own_rate",
      {.input = 1, .cached_input = 10, .cache_write = 100, .output = 1'000, .reasoning = 10'000},
-     {.input = 1'000'000, .cached_input = 2'000'000, .cache_write = 3'000'000,
-      .output = 4'000'000, .reasoning = 5'000'000},
+     {.input = 1'000'000,
+      .cached_input = 2'000'000,
+      .cache_write = 3'000'000,
+      .output = 4'000'000,
+      .reasoning = 5'000'000},
      1 + 20 + 300 + 4'000 + 50'000},
     // 5 × 2^40 tokens at 1,000 USD/1M: 5.5 × 10^18 nano-USD, exact.
     {"large_without_overflow",
-     {.input = kMaxTokenCount, .cached_input = kMaxTokenCount, .cache_write = kMaxTokenCount,
-      .output = kMaxTokenCount, .reasoning = kMaxTokenCount},
-     {.input = 1'000'000'000'000, .cached_input = 1'000'000'000'000,
-      .cache_write = 1'000'000'000'000, .output = 1'000'000'000'000,
+     {.input = kMaxTokenCount,
+      .cached_input = kMaxTokenCount,
+      .cache_write = kMaxTokenCount,
+      .output = kMaxTokenCount,
+      .reasoning = kMaxTokenCount},
+     {.input = 1'000'000'000'000,
+      .cached_input = 1'000'000'000'000,
+      .cache_write = 1'000'000'000'000,
+      .output = 1'000'000'000'000,
       .reasoning = 1'000'000'000'000},
      5 * static_cast<NanoUsd>(kMaxTokenCount) * 1'000'000},
     {"beyond_range_saturates",
@@ -58,8 +69,10 @@ const CostCase kCostCases[] = {
       .output = std::numeric_limits<std::uint64_t>::max()},
      {.input = std::numeric_limits<NanoUsd>::max(), .output = std::numeric_limits<NanoUsd>::max()},
      std::numeric_limits<NanoUsd>::max()},
-    {"negative_price_counts_as_zero", {.input = 1'000'000, .output = 1'000'000},
-     {.input = -5'000'000'000, .output = 1'000'000'000}, 1'000'000'000},
+    {"negative_price_counts_as_zero",
+     {.input = 1'000'000, .output = 1'000'000},
+     {.input = -5'000'000'000, .output = 1'000'000'000},
+     1'000'000'000},
 };
 
 class CostTest : public ::testing::TestWithParam<CostCase> {};
@@ -70,7 +83,9 @@ TEST_P(CostTest, SumsInIntegersAndRoundsHalfUpOnce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, CostTest, ::testing::ValuesIn(kCostCases),
-                         [](const auto& case_info) { return testing::case_name(case_info.param.name); });
+                         [](const auto& case_info) {
+                           return testing::case_name(case_info.param.name);
+                         });
 
 }  // namespace
 }  // namespace spendwall::metering

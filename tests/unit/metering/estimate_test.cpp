@@ -53,7 +53,8 @@ std::uint64_t request_text_bytes(std::string_view request_json) {
       for (auto message : array) {
         ondemand::object object;
         ondemand::value content;
-        if (!message.get_object().get(object) && !object.find_field_unordered("content").get(content)) {
+        if (!message.get_object().get(object) &&
+            !object.find_field_unordered("content").get(content)) {
           add_string(content);
         }
       }
@@ -70,7 +71,8 @@ std::uint64_t request_text_bytes(std::string_view request_json) {
 }
 
 double relative_error(std::uint64_t estimate, std::uint64_t actual) {
-  return (static_cast<double>(estimate) - static_cast<double>(actual)) / static_cast<double>(actual);
+  return (static_cast<double>(estimate) - static_cast<double>(actual)) /
+         static_cast<double>(actual);
 }
 
 // Input: the request's text against the provider's whole input count (the tokenizer's
@@ -125,15 +127,14 @@ TEST(EstimateError, OutputFromRelayedContentAgainstRecordedStreams) {
   for (const StreamCase& c : streams) {
     SseFramer framer(1 << 20);
     StreamUsageTracker tracker(json, c.wire);
-    framer.feed(read_test_data(c.file),
-                [&](std::string_view name, std::string_view data, std::string_view) {
-                  tracker.observe(name, data);
-                });
+    framer.feed(read_test_data(c.file), [&](std::string_view name, std::string_view data,
+                                            std::string_view) { tracker.observe(name, data); });
     ASSERT_TRUE(tracker.has_usage()) << c.file;
     const double error =
         relative_error(estimate_tokens(tracker.content_bytes()), tracker.usage().output);
     std::printf("output %-24s %6llu bytes %6llu tokens  error %+5.1f%%\n",
-                std::string(c.file).c_str(), static_cast<unsigned long long>(tracker.content_bytes()),
+                std::string(c.file).c_str(),
+                static_cast<unsigned long long>(tracker.content_bytes()),
                 static_cast<unsigned long long>(tracker.usage().output), error * 100);
     EXPECT_LE(std::fabs(error), kMeasuredOutputErrorBound) << c.file;
   }

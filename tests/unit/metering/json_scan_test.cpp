@@ -57,7 +57,9 @@ TEST_P(FindMemberTest, FindsTopLevelMemberOnly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, FindMemberTest, ::testing::ValuesIn(kMemberCases),
-                         [](const auto& case_info) { return testing::case_name(case_info.param.name); });
+                         [](const auto& case_info) {
+                           return testing::case_name(case_info.param.name);
+                         });
 
 std::string nested(std::size_t depth) {
   return R"({"deep":)" + std::string(depth, '[') + std::string(depth, ']') + R"(,"a":1})";

@@ -91,15 +91,13 @@ TEST_P(LedgerBackendTest, SetOutcomeAnswersEachCase) {
             OutcomeResult::not_found);
   EXPECT_EQ(ledger_->set_outcome("req_1", "search", accepted, false), OutcomeResult::not_yours);
   // Not flushed yet: the outcome still finds its request.
-  EXPECT_EQ(ledger_->set_outcome("req_1", "support-assistant", accepted, false),
-            OutcomeResult::ok);
+  EXPECT_EQ(ledger_->set_outcome("req_1", "support-assistant", accepted, false), OutcomeResult::ok);
   EXPECT_EQ(ledger_->set_outcome("req_1", "support-assistant", rejected, false),
             OutcomeResult::exists);
   record.outcome = accepted;
   EXPECT_EQ(ledger_->find("req_1"), record);
 
-  EXPECT_EQ(ledger_->set_outcome("req_1", "support-assistant", rejected, true),
-            OutcomeResult::ok);
+  EXPECT_EQ(ledger_->set_outcome("req_1", "support-assistant", rejected, true), OutcomeResult::ok);
   record.outcome = rejected;
   EXPECT_EQ(ledger_->find("req_1"), record);
 }

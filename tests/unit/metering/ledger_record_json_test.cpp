@@ -116,9 +116,9 @@ TEST(LedgerRecordJsonTest, HasTheAdminApiShape) {
   ASSERT_EQ(parser.parse(simdjson::padded_string(json)).get(root), simdjson::SUCCESS);
 
   const std::set<std::string> promised{
-      "id",       "started_at", "finished_at",  "workflow",   "route",    "provider",
-      "model",    "endpoint",   "stream",       "status",     "tokens",   "usage_source",
-      "cost_usd", "latency_ms", "ttft_ms",      "attempts",   "fallbacks", "budget_action",
+      "id",       "started_at", "finished_at", "workflow", "route",     "provider",
+      "model",    "endpoint",   "stream",      "status",   "tokens",    "usage_source",
+      "cost_usd", "latency_ms", "ttft_ms",     "attempts", "fallbacks", "budget_action",
       "session",  "tags",       "outcome"};
   const std::set<std::string> exact{"cost_nano_usd", "started_at_us", "finished_at_us"};
   std::set<std::string> expected = promised;
@@ -152,8 +152,7 @@ TEST(LedgerRecordJsonTest, MoneyAndTimesAreExactAndReadable) {
   const std::string json = render(record);
   EXPECT_NE(json.find(R"("cost_usd":0.005875,)"), std::string::npos) << json;
   EXPECT_NE(json.find(R"("cost_nano_usd":5875000,)"), std::string::npos) << json;
-  EXPECT_NE(json.find(R"("started_at":"2026-12-02T09:14:03.000042Z",)"), std::string::npos)
-      << json;
+  EXPECT_NE(json.find(R"("started_at":"2026-12-02T09:14:03.000042Z",)"), std::string::npos) << json;
 }
 
 TEST(LedgerRecordJsonTest, Rfc3339BeforeTheEpochAndAtDayEnds) {
@@ -191,12 +190,10 @@ TEST(LedgerRecordJsonTest, RejectsWrongTypesAndMissingMembers) {
   };
   EXPECT_FALSE(reader.read_record(replaced(R"("status":200)", R"("status":"200")"), read));
   EXPECT_FALSE(reader.read_record(replaced(R"("status":200)", R"("status":-1)"), read));
-  EXPECT_FALSE(reader.read_record(replaced(R"("usage_source":"reported")",
-                                           R"("usage_source":"guessed")"),
-                                  read));
-  EXPECT_FALSE(reader.read_record(replaced(R"("endpoint":"/v1/chat/completions")",
-                                           R"("endpoint":"/v2/chat")"),
-                                  read));
+  EXPECT_FALSE(reader.read_record(
+      replaced(R"("usage_source":"reported")", R"("usage_source":"guessed")"), read));
+  EXPECT_FALSE(reader.read_record(
+      replaced(R"("endpoint":"/v1/chat/completions")", R"("endpoint":"/v2/chat")"), read));
   EXPECT_FALSE(reader.read_record(replaced(R"("cost_nano_usd")", R"("cost_nano")"), read));
   EXPECT_FALSE(reader.read_record("[]", read));
   EXPECT_FALSE(reader.read_record("", read));

@@ -367,9 +367,9 @@ TEST_F(SqliteLedgerTest, ATornLineOfAFinishedSegmentIsSkippedAndCounted) {
 
 TEST_F(SqliteLedgerTest, AnUnreadableLineIsSkippedAndCounted) {
   auto ledger = open_sqlite();
-  append_bytes(spool() / "w9-000000000500.jsonl",
-               spool_line(full_record(0)) + "{\"id\":\"req_x\"}\nnot json\n" +
-                   spool_line(full_record(1)));
+  append_bytes(
+      spool() / "w9-000000000500.jsonl",
+      spool_line(full_record(0)) + "{\"id\":\"req_x\"}\nnot json\n" + spool_line(full_record(1)));
   EXPECT_EQ(ledger->totals(), (Totals{2, cost_of_first(2)}));
   EXPECT_EQ(ledger->write_errors(), 2u);
   EXPECT_TRUE(logged("unreadable ledger spool line skipped: w9-000000000500.jsonl at byte"));

@@ -88,8 +88,8 @@ std::string with_mixed_line_endings(std::string_view lf_text) {
 }
 
 const std::string_view kStreams[] = {
-    "chat_stream.sse",         "chat_stream_truncated.sse",    "chat_stream_malformed.sse",
-    "responses_stream.sse",    "anthropic_stream.sse",         "completion_legacy_stream.sse",
+    "chat_stream.sse",      "chat_stream_truncated.sse", "chat_stream_malformed.sse",
+    "responses_stream.sse", "anthropic_stream.sse",      "completion_legacy_stream.sse",
 };
 
 /// Whether feeding `input` in two pieces cut at `cut` delivers exactly `expected`. Compares

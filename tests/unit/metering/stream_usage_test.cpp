@@ -28,21 +28,51 @@ struct StreamCase {
 };
 
 const StreamCase kStreamCases[] = {
-    {"chat_stream.sse", Endpoint::chat_completions, true, {.input = 30, .output = 51}, 232, 1,
-     true, 0},
-    {"completion_legacy_stream.sse", Endpoint::completions, true, {.input = 12, .output = 17}, 80,
-     1, true, 0},
+    {"chat_stream.sse",
+     Endpoint::chat_completions,
+     true,
+     {.input = 30, .output = 51},
+     232,
+     1,
+     true,
+     0},
+    {"completion_legacy_stream.sse",
+     Endpoint::completions,
+     true,
+     {.input = 12, .output = 17},
+     80,
+     1,
+     true,
+     0},
     // output 162 of which 128 reasoning
-    {"responses_stream.sse", Endpoint::responses, true,
-     {.input = 28, .output = 34, .reasoning = 128}, 192, 0, true, 0},
+    {"responses_stream.sse",
+     Endpoint::responses,
+     true,
+     {.input = 28, .output = 34, .reasoning = 128},
+     192,
+     0,
+     true,
+     0},
     // message_start: input 472, cache read 1024; message_delta: output 88 (latest wins)
-    {"anthropic_stream.sse", Endpoint::messages, true,
-     {.input = 472, .cached_input = 1024, .output = 88}, 280, 0, true, 0},
+    {"anthropic_stream.sse",
+     Endpoint::messages,
+     true,
+     {.input = 472, .cached_input = 1024, .output = 88},
+     280,
+     0,
+     true,
+     0},
     // cut after 20 content chunks, inside the 21st
     {"chat_stream_truncated.sse", Endpoint::chat_completions, false, {}, 87, 0, false, 0},
     // the chunk carrying " workflow" (9 bytes) is broken; the rest still counts
-    {"chat_stream_malformed.sse", Endpoint::chat_completions, true, {.input = 30, .output = 51},
-     232 - 9, 1, true, 1},
+    {"chat_stream_malformed.sse",
+     Endpoint::chat_completions,
+     true,
+     {.input = 30, .output = 51},
+     232 - 9,
+     1,
+     true,
+     1},
 };
 
 struct Observed {
@@ -60,10 +90,10 @@ Observed observe(UsageExtractor& json, const StreamCase& c, std::string_view inp
   StreamUsageTracker tracker(json, c.wire);
   Observed out;
   for (std::size_t at = 0; at < input.size(); at += piece_size) {
-    framer.feed(input.substr(at, piece_size), [&](std::string_view name, std::string_view data,
-                                                  std::string_view) {
-      out.dispositions.push_back(tracker.observe(name, data));
-    });
+    framer.feed(input.substr(at, piece_size),
+                [&](std::string_view name, std::string_view data, std::string_view) {
+                  out.dispositions.push_back(tracker.observe(name, data));
+                });
   }
   out.has_usage = tracker.has_usage();
   out.usage = tracker.usage();
@@ -106,8 +136,12 @@ struct TrackerState {
 };
 
 TrackerState state_of(const StreamUsageTracker& tracker, EventDisposition disposition) {
-  return {disposition,       tracker.has_usage(),        tracker.usage(),
-          tracker.content_bytes(), tracker.malformed_events(), tracker.settle(1000)};
+  return {disposition,
+          tracker.has_usage(),
+          tracker.usage(),
+          tracker.content_bytes(),
+          tracker.malformed_events(),
+          tracker.settle(1000)};
 }
 
 // Framing a stream split anywhere yields the same events (sse_test.cpp checks every split
@@ -157,7 +191,9 @@ TEST_P(RecordedStreamUsage, EverySplitGivesTheSameResult) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Streams, RecordedStreamUsage, ::testing::ValuesIn(kStreamCases),
-                         [](const auto& case_info) { return testing::case_name(case_info.param.file); });
+                         [](const auto& case_info) {
+                           return testing::case_name(case_info.param.file);
+                         });
 
 TEST(StreamUsageTracker, UsageChunkWithChoicesIsForwarded) {
   UsageExtractor json;
@@ -202,14 +238,16 @@ TEST(StreamUsageTracker, FailedResponseWithoutUsageIsDoneWithoutUsage) {
 TEST(StreamUsageTracker, AnthropicMessageDeltaUpdatesWhatItCarries) {
   UsageExtractor json;
   StreamUsageTracker tracker(json, Endpoint::messages);
-  tracker.observe("message_start", R"({"type":"message_start","message":{"usage":)"
-                                   R"({"input_tokens":10,"cache_read_input_tokens":5,"output_tokens":1}}})");
+  tracker.observe("message_start",
+                  R"({"type":"message_start","message":{"usage":)"
+                  R"({"input_tokens":10,"cache_read_input_tokens":5,"output_tokens":1}}})");
   EXPECT_FALSE(tracker.has_usage());
   tracker.observe("message_delta", R"({"type":"message_delta","usage":{"output_tokens":7}})");
   EXPECT_TRUE(tracker.has_usage());
   EXPECT_EQ(tracker.usage(), (TokenUsage{.input = 10, .cached_input = 5, .output = 7}));
   // A later cumulative delta that also restates input wins.
-  tracker.observe("message_delta", R"({"type":"message_delta","usage":{"input_tokens":12,"output_tokens":9}})");
+  tracker.observe("message_delta",
+                  R"({"type":"message_delta","usage":{"input_tokens":12,"output_tokens":9}})");
   EXPECT_EQ(tracker.usage(), (TokenUsage{.input = 12, .cached_input = 5, .output = 9}));
   EXPECT_EQ(tracker.observe("message_stop", R"({"type":"message_stop"})"), EventDisposition::done);
 }
@@ -218,8 +256,7 @@ TEST(StreamUsageTracker, SettleReportsCompleteUsage) {
   UsageExtractor json;
   StreamUsageTracker tracker(json, Endpoint::chat_completions);
   tracker.observe("", R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}})");
-  EXPECT_EQ(tracker.settle(1000),
-            (MeteredUsage{{.input = 3, .output = 1}, UsageSource::reported}));
+  EXPECT_EQ(tracker.settle(1000), (MeteredUsage{{.input = 3, .output = 1}, UsageSource::reported}));
 }
 
 TEST(StreamUsageTracker, SettleEstimatesACutStream) {
@@ -228,10 +265,8 @@ TEST(StreamUsageTracker, SettleEstimatesACutStream) {
   UsageExtractor json;
   SseFramer framer(1 << 20);
   StreamUsageTracker tracker(json, c.wire);
-  framer.feed(read_test_data(c.file),
-              [&](std::string_view name, std::string_view data, std::string_view) {
-                tracker.observe(name, data);
-              });
+  framer.feed(read_test_data(c.file), [&](std::string_view name, std::string_view data,
+                                          std::string_view) { tracker.observe(name, data); });
   const MeteredUsage settled = tracker.settle(92);
   EXPECT_EQ(settled.source, UsageSource::estimated);
   EXPECT_EQ(settled.tokens, estimate_usage(92, 87));

@@ -21,7 +21,9 @@ inline std::string read_test_data(std::string_view name) {
 }
 
 /// A copy of `text` with the padding simdjson needs after it.
-inline simdjson::padded_string padded(std::string_view text) { return simdjson::padded_string(text); }
+inline simdjson::padded_string padded(std::string_view text) {
+  return simdjson::padded_string(text);
+}
 
 /// A gtest case name from a case label or a data file name: the part before the first '.',
 /// with anything but letters and digits turned into '_'.

@@ -19,24 +19,37 @@ struct BodyCase {
   Endpoint wire;
   TokenUsage expected;
   std::uint64_t provider_total;  // the provider's own total, which the kinds must sum to
+  std::uint64_t content_bytes;   // UTF-8 bytes of the answer's text, counted independently
 };
 
 // Expected kinds worked out by hand from each body's `usage` (PRODUCT.md §2 step 9).
 const BodyCase kBodyCases[] = {
-    {"chat_plain.json", Endpoint::chat_completions, {.input = 44, .output = 65}, 109},
+    {"chat_plain.json", Endpoint::chat_completions, {.input = 44, .output = 65}, 109, 323},
     // prompt 1291 of which 1152 cached
-    {"chat_cached.json", Endpoint::chat_completions,
-     {.input = 139, .cached_input = 1152, .output = 55}, 1346},
+    {"chat_cached.json",
+     Endpoint::chat_completions,
+     {.input = 139, .cached_input = 1152, .output = 55},
+     1346,
+     263},
     // completion 1369 of which 1344 reasoning
-    {"chat_reasoning.json", Endpoint::chat_completions,
-     {.input = 63, .output = 25, .reasoning = 1344}, 1432},
-    {"completion_legacy.json", Endpoint::completions, {.input = 12, .output = 17}, 29},
-    {"embeddings.json", Endpoint::embeddings, {.input = 46}, 46},
+    {"chat_reasoning.json",
+     Endpoint::chat_completions,
+     {.input = 63, .output = 25, .reasoning = 1344},
+     1432,
+     73},
+    {"completion_legacy.json", Endpoint::completions, {.input = 12, .output = 17}, 29, 80},
+    {"embeddings.json", Endpoint::embeddings, {.input = 46}, 46, 0},
     // input 1286 of which 1152 cached; output 290 of which 256 reasoning
-    {"responses.json", Endpoint::responses,
-     {.input = 134, .cached_input = 1152, .output = 34, .reasoning = 256}, 1576},
-    {"anthropic_message.json", Endpoint::messages,
-     {.input = 21, .cached_input = 2048, .cache_write = 312, .output = 62}, 21 + 2048 + 312 + 62},
+    {"responses.json",
+     Endpoint::responses,
+     {.input = 134, .cached_input = 1152, .output = 34, .reasoning = 256},
+     1576,
+     192},
+    {"anthropic_message.json",
+     Endpoint::messages,
+     {.input = 21, .cached_input = 2048, .cache_write = 312, .output = 62},
+     21 + 2048 + 312 + 62,
+     234},
 };
 
 class RecordedBodyTest : public ::testing::TestWithParam<BodyCase> {};
@@ -49,10 +62,13 @@ TEST_P(RecordedBodyTest, ExtractsDisjointKinds) {
   ASSERT_TRUE(usage);
   EXPECT_EQ(*usage, c.expected);
   EXPECT_EQ(usage->total(), c.provider_total);
+  EXPECT_EQ(extractor.content_bytes_of_body(c.wire, body), c.content_bytes);
 }
 
 INSTANTIATE_TEST_SUITE_P(Payloads, RecordedBodyTest, ::testing::ValuesIn(kBodyCases),
-                         [](const auto& case_info) { return testing::case_name(case_info.param.file); });
+                         [](const auto& case_info) {
+                           return testing::case_name(case_info.param.file);
+                         });
 
 struct InlineCase {
   std::string_view name;
@@ -77,8 +93,8 @@ const InlineCase kInlineCases[] = {
     {"embeddings_ignore_completion_fields", Endpoint::embeddings,
      R"({"usage":{"prompt_tokens":8,"completion_tokens":99,"total_tokens":8}})",
      TokenUsage{.input = 8}},
-    {"largest_accepted_count", Endpoint::messages,
-     R"({"usage":{"input_tokens":1099511627776}})", TokenUsage{.input = kMaxTokenCount}},
+    {"largest_accepted_count", Endpoint::messages, R"({"usage":{"input_tokens":1099511627776}})",
+     TokenUsage{.input = kMaxTokenCount}},
     {"count_over_limit", Endpoint::messages, R"({"usage":{"input_tokens":1099511627777}})",
      std::nullopt},
     {"negative_count", Endpoint::chat_completions, R"({"usage":{"prompt_tokens":-1}})",
@@ -115,7 +131,9 @@ TEST_P(InlineBodyTest, ReadsOrRejects) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, InlineBodyTest, ::testing::ValuesIn(kInlineCases),
-                         [](const auto& case_info) { return testing::case_name(case_info.param.name); });
+                         [](const auto& case_info) {
+                           return testing::case_name(case_info.param.name);
+                         });
 
 TEST(UsageExtractor, ReadsUsageJsonWithoutPadding) {
   UsageExtractor extractor;
@@ -124,8 +142,35 @@ TEST(UsageExtractor, ReadsUsageJsonWithoutPadding) {
             (TokenUsage{.input = 5, .cached_input = 7, .output = 2}));
   EXPECT_EQ(extractor.from_usage_json(Endpoint::messages, "null"), std::nullopt);
   EXPECT_EQ(extractor.from_usage_json(Endpoint::messages, ""), std::nullopt);
-  EXPECT_EQ(extractor.from_usage_json(Endpoint::messages, R"({"input_tokens":1} {})"), std::nullopt);
+  EXPECT_EQ(extractor.from_usage_json(Endpoint::messages, R"({"input_tokens":1} {})"),
+            std::nullopt);
   EXPECT_EQ(extractor.from_usage_json(Endpoint::messages, R"({"input_tokens":1)"), std::nullopt);
+}
+
+TEST(UsageExtractor, CopiesTheUsageWhenTheBodyLacksPadding) {
+  const std::string body = R"({"id":"x","usage":{"prompt_tokens":5,"completion_tokens":2}})";
+  UsageExtractor extractor;
+  EXPECT_EQ(
+      extractor.from_body(Endpoint::chat_completions,
+                          simdjson::padded_string_view(body.data(), body.size(), body.size())),
+      (TokenUsage{.input = 5, .output = 2}));
+}
+
+TEST(UsageExtractor, ContentBytesOfUnreadableBodiesAreZero) {
+  UsageExtractor extractor;
+  EXPECT_EQ(extractor.content_bytes_of_body(Endpoint::chat_completions, padded("not json")), 0u);
+  EXPECT_EQ(extractor.content_bytes_of_body(Endpoint::chat_completions,
+                                            padded(R"({"choices":[{"message":{"content":"ab)")),
+            0u);
+  EXPECT_EQ(extractor.content_bytes_of_body(Endpoint::messages, padded(R"({"id":"x"})")), 0u);
+}
+
+TEST(UsageExtractor, ContentBytesCountToolCallArguments) {
+  UsageExtractor extractor;
+  const auto body = padded(R"({"choices":[{"message":{"content":null,"tool_calls":[{"function":)"
+                           R"({"name":"f","arguments":"{\"a\":1}"}}]}}]})");
+  EXPECT_EQ(extractor.content_bytes_of_body(Endpoint::chat_completions, body),
+            std::string_view(R"({"a":1})").size());
 }
 
 TEST(UsageExtractor, ReadsALargeBodyWithUsageAtTheEnd) {
@@ -136,9 +181,11 @@ TEST(UsageExtractor, ReadsALargeBodyWithUsageAtTheEnd) {
   vector += "]";
   for (int i = 0; i < 1900; ++i) {
     body += (i ? "," : "");
-    body += R"({"object":"embedding","index":)" + std::to_string(i) + R"(,"embedding":)" + vector + "}";
+    body +=
+        R"({"object":"embedding","index":)" + std::to_string(i) + R"(,"embedding":)" + vector + "}";
   }
-  body += R"(],"model":"text-embedding-3-large","usage":{"prompt_tokens":123456,"total_tokens":123456}})";
+  body +=
+      R"(],"model":"text-embedding-3-large","usage":{"prompt_tokens":123456,"total_tokens":123456}})";
   ASSERT_GT(body.size(), std::size_t{32} << 20);
   UsageExtractor extractor;
   EXPECT_EQ(extractor.from_body(Endpoint::embeddings, padded(body)), TokenUsage{.input = 123456});
