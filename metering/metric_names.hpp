@@ -30,72 +30,72 @@ struct MetricDef {
   }
 };
 
-namespace detail {
-using prometheus::MetricType;
-inline constexpr MetricType kCounter = MetricType::Counter;
-inline constexpr MetricType kGauge = MetricType::Gauge;
-inline constexpr MetricType kHistogram = MetricType::Histogram;
-}  // namespace detail
+/// Short names for the table below.
+namespace metric_type {
+inline constexpr auto counter = prometheus::MetricType::Counter;
+inline constexpr auto gauge = prometheus::MetricType::Gauge;
+inline constexpr auto histogram = prometheus::MetricType::Histogram;
+}  // namespace metric_type
 
 // clang-format off
 inline constexpr auto kMetricDefs = std::to_array<MetricDef>({
-  {"spendwall_active_requests", detail::kGauge, {"workflow"},
+  {"spendwall_active_requests", metric_type::gauge, {"workflow"},
    "Requests in flight."},
-  {"spendwall_alert_deliveries_total", detail::kCounter, {"sink", "result"},
+  {"spendwall_alert_deliveries_total", metric_type::counter, {"sink", "result"},
    "Alert deliveries by sink and result (ok, retry, failed)."},
-  {"spendwall_budget_actions_total", detail::kCounter, {"workflow", "action"},
+  {"spendwall_budget_actions_total", metric_type::counter, {"workflow", "action"},
    "Budget actions taken (blocked, downgraded, alerted, session_blocked)."},
-  {"spendwall_budget_limit_usd", detail::kGauge, {"workflow", "window"},
+  {"spendwall_budget_limit_usd", metric_type::gauge, {"workflow", "window"},
    "Current budget limit of the window, override applied."},
-  {"spendwall_budget_override_active", detail::kGauge, {"workflow", "override"},
+  {"spendwall_budget_override_active", metric_type::gauge, {"workflow", "override"},
    "1 while the budget override is active."},
-  {"spendwall_budget_overshoot_usd_total", detail::kCounter, {"workflow", "window"},
+  {"spendwall_budget_overshoot_usd_total", metric_type::counter, {"workflow", "window"},
    "Settled spend beyond the window's effective limit, whatever the action."},
-  {"spendwall_budget_reserved_usd", detail::kGauge, {"workflow", "window"},
+  {"spendwall_budget_reserved_usd", metric_type::gauge, {"workflow", "window"},
    "In-flight budget reservations of the window."},
-  {"spendwall_budget_spent_usd", detail::kGauge, {"workflow", "window"},
+  {"spendwall_budget_spent_usd", metric_type::gauge, {"workflow", "window"},
    "Settled spend in the current window."},
-  {"spendwall_build_info", detail::kGauge, {"version", "commit"},
+  {"spendwall_build_info", metric_type::gauge, {"version", "commit"},
    "Build identity (always 1)."},
-  {"spendwall_config_last_reload_success_timestamp_seconds", detail::kGauge, {},
+  {"spendwall_config_last_reload_success_timestamp_seconds", metric_type::gauge, {},
    "Unix time of the last successful config load."},
-  {"spendwall_config_reloads_total", detail::kCounter, {"result"},
+  {"spendwall_config_reloads_total", metric_type::counter, {"result"},
    "Config reloads by result (ok, rejected)."},
-  {"spendwall_cost_usd_total", detail::kCounter, {"workflow", "route", "provider", "model"},
+  {"spendwall_cost_usd_total", metric_type::counter, {"workflow", "route", "provider", "model"},
    "Metered cost in USD."},
-  {"spendwall_exceptions_total", detail::kCounter, {"workflow", "kind"},
+  {"spendwall_exceptions_total", metric_type::counter, {"workflow", "kind"},
    "Budget exceptions raised."},
-  {"spendwall_fallbacks_total", detail::kCounter,
+  {"spendwall_fallbacks_total", metric_type::counter,
    {"workflow", "route", "from_provider", "from_model", "to_provider", "to_model", "reason"},
    "Moves from one upstream target to another, by failure class."},
-  {"spendwall_ledger_records_total", detail::kCounter, {},
+  {"spendwall_ledger_records_total", metric_type::counter, {},
    "Ledger records written."},
-  {"spendwall_ledger_write_errors_total", detail::kCounter, {},
+  {"spendwall_ledger_write_errors_total", metric_type::counter, {},
    "Ledger writes that failed."},
-  {"spendwall_outcome_cost_usd_total", detail::kCounter, {"workflow", "outcome"},
+  {"spendwall_outcome_cost_usd_total", metric_type::counter, {"workflow", "outcome"},
    "Cost in USD of the requests that received each outcome."},
-  {"spendwall_outcomes_total", detail::kCounter, {"workflow", "outcome"},
+  {"spendwall_outcomes_total", metric_type::counter, {"workflow", "outcome"},
    "Outcome feedback received."},
-  {"spendwall_proxy_overhead_seconds", detail::kHistogram, {"endpoint"},
+  {"spendwall_proxy_overhead_seconds", metric_type::histogram, {"endpoint"},
    "Time spent in the proxy itself, upstream excluded."},
-  {"spendwall_requests_total", detail::kCounter,
+  {"spendwall_requests_total", metric_type::counter,
    {"workflow", "route", "provider", "model", "endpoint", "code"},
    "Finished authenticated requests on metered endpoints by final HTTP status."},
-  {"spendwall_time_to_first_token_seconds", detail::kHistogram, {"provider", "model"},
+  {"spendwall_time_to_first_token_seconds", metric_type::histogram, {"provider", "model"},
    "Time to the first body byte of a streamed upstream response."},
-  {"spendwall_tokens_total", detail::kCounter, {"workflow", "provider", "model", "type"},
+  {"spendwall_tokens_total", metric_type::counter, {"workflow", "provider", "model", "type"},
    "Metered tokens by kind (input, cached_input, cache_write, output, reasoning)."},
-  {"spendwall_unauthenticated_requests_total", detail::kCounter, {"endpoint"},
+  {"spendwall_unauthenticated_requests_total", metric_type::counter, {"endpoint"},
    "Requests with a missing or unknown key."},
-  {"spendwall_upstream_attempts_total", detail::kCounter, {"provider", "model", "result"},
+  {"spendwall_upstream_attempts_total", metric_type::counter, {"provider", "model", "result"},
    "Upstream attempts by result."},
-  {"spendwall_upstream_connections", detail::kGauge, {"provider", "state"},
+  {"spendwall_upstream_connections", metric_type::gauge, {"provider", "state"},
    "Open upstream connections by state (idle, active)."},
-  {"spendwall_upstream_duration_seconds", detail::kHistogram, {"provider", "model"},
+  {"spendwall_upstream_duration_seconds", metric_type::histogram, {"provider", "model"},
    "Duration of the whole upstream exchange."},
-  {"spendwall_usage_estimated_total", detail::kCounter, {"workflow", "provider", "model"},
+  {"spendwall_usage_estimated_total", metric_type::counter, {"workflow", "provider", "model"},
    "Requests whose usage was estimated because the provider did not report it."},
-  {"spendwall_workflow_info", detail::kGauge, {"workflow", "owner", "contact", "review"},
+  {"spendwall_workflow_info", metric_type::gauge, {"workflow", "owner", "contact", "review"},
    "Workflow ownership, for joins on workflow (always 1)."},
 });
 // clang-format on

@@ -103,8 +103,9 @@ void merge_equal_keys(std::vector<RowType>& rows) {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (kept > 0 && rows[kept - 1].key == rows[i].key) {
-      for (std::size_t c = 0; c < rows[i].cells.size(); ++c)
+      for (std::size_t c = 0; c < rows[i].cells.size(); ++c) {
         rows[kept - 1].cells[c] += rows[i].cells[c];
+      }
     } else {
       rows[kept++] = rows[i];
     }

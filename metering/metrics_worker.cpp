@@ -61,7 +61,7 @@ void WorkerMetrics::proxy_overhead(Endpoint endpoint, std::chrono::nanoseconds o
 
 void WorkerMetrics::attempt_finished(const AttemptSample& sample) noexcept {
   auto& cells = upstream_.find_or_insert({pack_labels(0, 0, sample.provider, sample.model)});
-  add_owned(cells[static_cast<std::size_t>(sample.result) % kAttemptResultCount], 1);
+  add_owned(cells[static_cast<std::size_t>(sample.result)], 1);
   kUpstreamBuckets.observe(histogram_cells<kDurationCells>(cells), sample.duration);
   if (sample.time_to_first_token) {
     kUpstreamBuckets.observe(histogram_cells<kFirstTokenCells>(cells), *sample.time_to_first_token);

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 build_dir=${SPENDWALL_TEST_BUILD_DIR:-build-asan}
+# Let ccache reuse objects across checkouts in different folders (CI clones anew).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
 

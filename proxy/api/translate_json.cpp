@@ -108,6 +108,13 @@ simdjson::simdjson_result<element> parse_text(simdjson::dom::parser& parser,
   return parser.parse(text.data(), text.size(), true);
 }
 
+std::string_view trim_whitespace(std::string_view text) {
+  constexpr std::string_view kWhitespace = " \t\r\n";
+  const std::size_t first = text.find_first_not_of(kWhitespace);
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(kWhitespace) - first + 1);
+}
+
 std::optional<Base64DataUrl> parse_base64_data_url(std::string_view url) {
   constexpr std::string_view kScheme = "data:";
   constexpr std::string_view kBase64 = ";base64,";

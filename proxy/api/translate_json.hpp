@@ -142,6 +142,44 @@ bool render_json(element value, std::string& out);
 /// reused across calls.
 simdjson::simdjson_result<element> parse_text(simdjson::dom::parser& parser, std::string_view text);
 
+/// `text` without the JSON whitespace around it.
+std::string_view trim_whitespace(std::string_view text);
+
+/// Writes `{"type":"tool_use","id":…,"name":…,"input":…}`, the Anthropic form of an OpenAI
+/// tool call whose `arguments` hold a JSON object as text (empty text standing for `{}`, as
+/// some models send it). False when they hold anything else or nest too deeply.
+template <class Writer>
+bool write_tool_use_block(Writer& writer, simdjson::dom::parser& arguments_parser,
+                          std::string_view id, std::string_view name, std::string_view arguments) {
+  writer.begin_object().key("type").string("tool_use").key("id").string(id);
+  writer.key("name").string(name).key("input");
+  arguments = trim_whitespace(arguments);
+  if (arguments.empty()) {
+    writer.begin_object().end_object();
+  } else {
+    element input;
+    if (parse_text(arguments_parser, arguments).get(input) != simdjson::SUCCESS ||
+        !input.is_object() || !copy_json(writer, input)) {
+      return false;
+    }
+  }
+  writer.end_object();
+  return true;
+}
+
+/// Writes `{"id":…,"type":"function","function":{"name":…,"arguments":…}}`, the OpenAI form
+/// of an Anthropic tool use whose `input` becomes JSON text, rendered in `scratch`. False
+/// when `input` is not an object or nests too deeply.
+template <class Writer>
+bool write_tool_call_object(Writer& writer, std::string_view id, std::string_view name,
+                            element input, std::string& scratch) {
+  if (!input.is_object() || !render_json(input, scratch)) return false;
+  writer.begin_object().key("id").string(id).key("type").string("function");
+  writer.key("function").begin_object().key("name").string(name);
+  writer.key("arguments").string(scratch).end_object().end_object();
+  return true;
+}
+
 /// A `data:<media type>;base64,<data>` URL split into its parts.
 struct Base64DataUrl {
   std::string_view media_type;

@@ -25,16 +25,14 @@ constexpr std::string_view kBadArguments =
     "the provider's answer has a tool call whose arguments are not a JSON object";
 constexpr std::string_view kNoErrorMessage = "the provider answered with an undescribed error";
 
-MaybeError write_tool_call(object block, JsonWriter& writer, std::string& arguments) {
+MaybeError write_tool_call(object block, JsonWriter& writer, std::string& scratch) {
   const std::optional<std::string_view> id = string_member(block, "id");
   const std::optional<std::string_view> name = string_member(block, "name");
   const std::optional<element> input = member(block, "input");
-  if (!id || !name || !input || !translation::render_json(*input, arguments)) {
+  if (!id || !name || !input ||
+      !translation::write_tool_call_object(writer, *id, *name, *input, scratch)) {
     return bad_upstream(kBadToolUse);
   }
-  writer.begin_object().key("id").string(*id).key("type").string("function");
-  writer.key("function").begin_object().key("name").string(*name);
-  writer.key("arguments").string(arguments).end_object().end_object();
   return std::nullopt;
 }
 
@@ -110,20 +108,10 @@ MaybeError write_tool_use(TranslationWorkspace& workspace, element item, JsonWri
   const std::optional<std::string_view> id = string_member(call, "id");
   const std::optional<std::string_view> name = string_member(function, "name");
   if (!id || !name) return bad_upstream(kBadToolUse);
-  writer.begin_object().key("type").string("tool_use").key("id").string(*id);
-  writer.key("name").string(*name).key("input");
-  const std::string_view arguments = string_member(function, "arguments").value_or("");
-  if (arguments.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    writer.begin_object().end_object();
-  } else {
-    element input;
-    if (translation::parse_text(workspace.fragment_parser(), arguments).get(input) !=
-            simdjson::SUCCESS ||
-        !input.is_object() || !translation::copy_json(writer, input)) {
-      return bad_upstream(kBadArguments);
-    }
+  if (!translation::write_tool_use_block(writer, workspace.fragment_parser(), *id, *name,
+                                         string_member(function, "arguments").value_or(""))) {
+    return bad_upstream(kBadArguments);
   }
-  writer.end_object();
   return std::nullopt;
 }
 

@@ -82,12 +82,6 @@ std::optional<std::uint32_t> block_index(object event) {
   return static_cast<std::uint32_t>(index);
 }
 
-std::string_view trim(std::string_view text) {
-  const std::size_t first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
-}
-
 }  // namespace
 
 void StreamTranslator::start(metering::ApiFormat upstream, std::string_view client_model,
@@ -111,7 +105,8 @@ void StreamTranslator::start(metering::ApiFormat upstream, std::string_view clie
 }
 
 Result<StreamProgress> StreamTranslator::on_event(std::string_view data, std::string& out) {
-  if (progress_ != StreamProgress::streaming || trim(data).empty()) return progress_;
+  if (progress_ != StreamProgress::streaming || translation::trim_whitespace(data).empty())
+    return progress_;
   Result<StreamProgress> result = upstream_ == metering::ApiFormat::anthropic
                                       ? from_anthropic(data, out)
                                       : from_openai(data, out);
@@ -306,7 +301,7 @@ void StreamTranslator::end_anthropic_stream(std::string& out) {
 }
 
 Result<StreamProgress> StreamTranslator::from_openai(std::string_view data, std::string& out) {
-  if (trim(data) == "[DONE]") {
+  if (translation::trim_whitespace(data) == "[DONE]") {
     end_anthropic_stream(out);
     return progress_;
   }

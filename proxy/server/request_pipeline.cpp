@@ -10,6 +10,7 @@
 #include "metering/estimate.hpp"
 #include "metering/stream_usage.hpp"
 #include "proxy/api/errors.hpp"
+#include "proxy/api/feedback.hpp"
 #include "proxy/api/headers.hpp"
 #include "proxy/api/json_writer.hpp"
 #include "proxy/api/request.hpp"
@@ -222,7 +223,11 @@ class Exchange {
       co_await list_models();
       co_return reusable();
     }
-    if (admitted && (endpoint_ == Endpoint::feedback || endpoint_ == Endpoint::budget)) {
+    if (admitted && endpoint_ == Endpoint::feedback) {
+      co_await record_feedback();
+      co_return reusable();
+    }
+    if (admitted && endpoint_ == Endpoint::budget) {
       admitted = fail(api::ErrorKind::internal, "this endpoint is not available in this build");
       status_override_ = http::status::not_implemented;
     }
@@ -625,6 +630,65 @@ class Exchange {
     status_ = status;
     commit_record();
     error_code ec = co_await client_.send(static_cast<http::status>(status), "application/json", buffers_.scratch);
+    if (ec) client_.close_after_response();
+  }
+
+  /// `POST /v1/feedback` (PRODUCT.md §6): the outcome of an earlier request of this
+  /// workflow, stored on its ledger record. The database work runs on the control
+  /// thread, so this worker keeps serving meanwhile.
+  awaitable<void> record_feedback() {
+    const std::string& body = parser_.get().body();
+    auto parsed = api::parse_feedback(worker_.json_parser(),
+                                      simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+    if (!parsed) {
+      error_ = parsed.error();
+      co_await reject();
+      co_return;
+    }
+    const auto& allowed = runtime_.snapshot().alerts.outcomes;
+    if (std::find(allowed.begin(), allowed.end(), parsed->outcome) == allowed.end()) {
+      fail(api::ErrorKind::unknown_outcome, "outcome is not one of the names in alerts.outcomes", "outcome");
+      co_await reject();
+      co_return;
+    }
+    metering::Outcome outcome{parsed->outcome, parsed->score, parsed->note, std::chrono::system_clock::now()};
+    metering::ledger::Ledger* ledger = worker_.control().ledger;
+    auto store = [ledger, id = parsed->request_id, workflow = workflow_->spec->name, outcome,
+                  replace = parsed->replace]() -> awaitable<metering::ledger::OutcomeResult> {
+      co_return ledger->set_outcome(id, workflow, outcome, replace);
+    };
+    auto [failure, result] = co_await net::co_spawn(worker_.control().executor, std::move(store), use_tuple);
+    if (failure) result = metering::ledger::OutcomeResult::failed;
+    switch (result) {
+      case metering::ledger::OutcomeResult::ok: break;
+      case metering::ledger::OutcomeResult::not_found:
+        fail(api::ErrorKind::request_not_found, "no request with that id", "request_id");
+        break;
+      case metering::ledger::OutcomeResult::not_yours:
+        fail(api::ErrorKind::not_your_request, "that request belongs to another workflow", "request_id");
+        break;
+      case metering::ledger::OutcomeResult::exists:
+        fail(api::ErrorKind::outcome_exists, "an outcome is already recorded; send \"replace\": true to change it",
+             "outcome");
+        break;
+      case metering::ledger::OutcomeResult::failed:
+        fail(api::ErrorKind::internal, "the ledger could not store the outcome; try again", "");
+        break;
+    }
+    if (error_) {
+      co_await reject();
+      co_return;
+    }
+    std::string& out = buffers_.scratch;
+    out.clear();
+    metering::JsonWriter json(out);
+    json.begin_object()
+        .key("request_id").string(parsed->request_id)
+        .key("outcome").string(parsed->outcome)
+        .key("recorded").boolean(true)
+        .end_object();
+    status_ = 200;
+    error_code ec = co_await client_.send(http::status::ok, "application/json", out);
     if (ec) client_.close_after_response();
   }
 

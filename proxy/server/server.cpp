@@ -102,7 +102,8 @@ int Server::run() {
   ledger_->start();
 
   unsigned worker_count = resolve_worker_count(runtime_->snapshot().server.workers);
-  for (unsigned i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<Worker>(i, runtime_));
+  ControlPlane control{control_.get_executor(), ledger_.get()};
+  for (unsigned i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<Worker>(i, runtime_, control));
 
   std::vector<tcp::acceptor> data_acceptors;
   std::optional<tcp::acceptor> admin_acceptor;

@@ -32,6 +32,13 @@ struct Generation {
   upstream::HttpTransport http;
 };
 
+/// What workers reach on the control thread: blocking ledger work (feedback,
+/// lookups) runs there, so a worker thread never waits on the database.
+struct ControlPlane {
+  net::any_io_executor executor;
+  metering::ledger::Ledger* ledger = nullptr;
+};
+
 /// A session's entry in its worker's registry, so draining can close idle ones.
 struct SessionSlot {
   beast::tcp_stream* stream = nullptr;
@@ -40,7 +47,7 @@ struct SessionSlot {
 
 class Worker {
  public:
-  Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime);
+  Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime, ControlPlane control);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -71,6 +78,9 @@ class Worker {
   upstream::SimulatedTransport& simulated() noexcept { return simulated_; }
   std::minstd_rand& random() noexcept { return random_; }
   metering::ledger::LedgerWriter& ledger_writer() noexcept { return *ledger_writer_; }
+  const ControlPlane& control() const noexcept { return control_; }
+  /// A general-purpose DOM parser for the small unmetered bodies (feedback).
+  simdjson::dom::parser& json_parser() noexcept { return json_parser_; }
   /// A new request id (`req_` + 24 hex digits: time, worker, sequence).
   std::string next_request_id();
 
@@ -92,6 +102,8 @@ class Worker {
   metering::UsageExtractor usage_extractor_;
   upstream::SimulatedTransport simulated_;
   std::unique_ptr<metering::ledger::LedgerWriter> ledger_writer_;
+  ControlPlane control_;
+  simdjson::dom::parser json_parser_;
   std::minstd_rand random_;
   std::uint64_t request_sequence_ = 0;
   std::uint32_t request_prefix_ = 0;

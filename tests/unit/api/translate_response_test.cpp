@@ -87,9 +87,9 @@ struct ReasonCase {
   std::string_view to;
 };
 
-class AnthropicStopReasonTest : public ::testing::TestWithParam<ReasonCase> {};
+class TranslateAnthropicStopReasonTest : public ::testing::TestWithParam<ReasonCase> {};
 
-TEST_P(AnthropicStopReasonTest, BecomesFinishReason) {
+TEST_P(TranslateAnthropicStopReasonTest, BecomesFinishReason) {
   const std::string body = R"({"id":"m","type":"message","role":"assistant","content":[],
       "stop_reason":")" + std::string(GetParam().from) +
                            R"(","usage":{"input_tokens":1,"output_tokens":1}})";
@@ -103,16 +103,16 @@ TEST_P(AnthropicStopReasonTest, BecomesFinishReason) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    All, AnthropicStopReasonTest,
+    All, TranslateAnthropicStopReasonTest,
     ::testing::Values(ReasonCase{"end_turn", "stop"}, ReasonCase{"stop_sequence", "stop"},
                       ReasonCase{"max_tokens", "length"}, ReasonCase{"tool_use", "tool_calls"},
                       ReasonCase{"refusal", "content_filter"}, ReasonCase{"pause_turn", "stop"},
                       ReasonCase{"model_context_window_exceeded", "length"},
                       ReasonCase{"something_new", "stop"}));
 
-class OpenAiFinishReasonTest : public ::testing::TestWithParam<ReasonCase> {};
+class TranslateOpenAiFinishReasonTest : public ::testing::TestWithParam<ReasonCase> {};
 
-TEST_P(OpenAiFinishReasonTest, BecomesStopReason) {
+TEST_P(TranslateOpenAiFinishReasonTest, BecomesStopReason) {
   const std::string body = R"({"id":"c","object":"chat.completion","choices":[{"index":0,
       "message":{"role":"assistant","content":"x"},"finish_reason":")" +
                            std::string(GetParam().from) + R"("}]})";
@@ -123,7 +123,7 @@ TEST_P(OpenAiFinishReasonTest, BecomesStopReason) {
   EXPECT_EQ(reason, GetParam().to);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, OpenAiFinishReasonTest,
+INSTANTIATE_TEST_SUITE_P(All, TranslateOpenAiFinishReasonTest,
                          ::testing::Values(ReasonCase{"stop", "end_turn"},
                                            ReasonCase{"length", "max_tokens"},
                                            ReasonCase{"tool_calls", "tool_use"},
@@ -140,9 +140,9 @@ struct UsageCase {
 
 void PrintTo(const UsageCase& c, std::ostream* os) { *os << c.name; }
 
-class AnthropicUsageTest : public ::testing::TestWithParam<UsageCase> {};
+class TranslateAnthropicUsageTest : public ::testing::TestWithParam<UsageCase> {};
 
-TEST_P(AnthropicUsageTest, BecomesOpenAiUsage) {
+TEST_P(TranslateAnthropicUsageTest, BecomesOpenAiUsage) {
   const std::string body =
       R"({"id":"m","type":"message","content":[],"stop_reason":"end_turn","usage":)" +
       std::string(GetParam().usage) + "}";
@@ -154,7 +154,7 @@ TEST_P(AnthropicUsageTest, BecomesOpenAiUsage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    All, AnthropicUsageTest,
+    All, TranslateAnthropicUsageTest,
     ::testing::Values(UsageCase{"plain", R"({"input_tokens":10,"output_tokens":5})",
                                 R"({"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,
                       "prompt_tokens_details":{"cached_tokens":0}})"},
@@ -170,9 +170,9 @@ INSTANTIATE_TEST_SUITE_P(
                       "prompt_tokens_details":{"cached_tokens":0}})"}),
     testing::param_name<UsageCase>);
 
-class OpenAiUsageTest : public ::testing::TestWithParam<UsageCase> {};
+class TranslateOpenAiUsageTest : public ::testing::TestWithParam<UsageCase> {};
 
-TEST_P(OpenAiUsageTest, BecomesAnthropicUsage) {
+TEST_P(TranslateOpenAiUsageTest, BecomesAnthropicUsage) {
   const std::string body = R"({"id":"c","choices":[{"index":0,"message":{"content":"x"},
       "finish_reason":"stop"}],"usage":)" +
                            std::string(GetParam().usage) + "}";
@@ -184,7 +184,7 @@ TEST_P(OpenAiUsageTest, BecomesAnthropicUsage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    All, OpenAiUsageTest,
+    All, TranslateOpenAiUsageTest,
     ::testing::Values(
         UsageCase{"plain", R"({"prompt_tokens":10,"completion_tokens":5,"total_tokens":15})",
                   R"({"input_tokens":10,"cache_creation_input_tokens":0,

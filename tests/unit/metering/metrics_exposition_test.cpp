@@ -166,9 +166,8 @@ TEST(MetricsExposition, PassesPromtoolCheckMetrics) {
     GTEST_SKIP() << "promtool not found on PATH (Debian package `prometheus`, listed in "
                     "scripts/install-deps.sh); the exposition was not linted";
   }
-  const auto file =
-      std::filesystem::temp_directory_path() / testing::numbered("spendwall_metrics_", ::getpid()) +
-      ".txt";
+  const auto file = std::filesystem::temp_directory_path() /
+                    (testing::numbered("spendwall_metrics_", ::getpid()) + ".txt");
   std::ofstream(file, std::ios::binary) << render_metrics(*golden_registry());
   const auto [status, output] = run("promtool check metrics < " + file.string());
   std::filesystem::remove(file);
