@@ -87,12 +87,7 @@ int serve(const Options& options) {
     log::error("config rejected; not starting", {{"errors", static_cast<std::int64_t>(result.error_count())}});
     return 1;
   }
-  auto runtime = routing::RuntimeConfig::build(result.snapshot, result.snapshot->server.workers);
-  if (!runtime.config) {
-    log::error("config rejected; not starting", {{"error", runtime.error}});
-    return 1;
-  }
-  server::Server server(runtime.config, [path = options.config_path] { return load(path); });
+  server::Server server(result.snapshot, [path = options.config_path] { return load(path); });
   return server.run();
 }
 

@@ -9,6 +9,7 @@ packages=(
   libsimdjson-dev libyaml-cpp-dev prometheus-cpp-dev
   libssl-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
+  libhowardhinnant-date-dev
   prometheus  # promtool, for the `promtool check metrics` test
   openssl ca-certificates curl tzdata
   python3 python3-pytest python3-yaml

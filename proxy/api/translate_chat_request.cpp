@@ -28,6 +28,11 @@ enum class ChatSlot : std::uint8_t {
   count,
 };
 
+constexpr std::string_view kChatLegacyFunctions =
+    "the legacy `functions` API cannot be translated for an Anthropic target; use `tools`";
+constexpr std::string_view kChatAudioOutput =
+    "audio output cannot be translated for an Anthropic target";
+
 constexpr std::array kChatFields{
     dropped<ChatSlot>("model"),  // replaced by the target's model
     translated("messages", ChatSlot::messages),
@@ -67,22 +72,16 @@ constexpr std::array kChatFields{
                              "`presence_penalty` cannot be translated for an Anthropic target"),
     refused_unless<ChatSlot>("logit_bias", Harmless::empty_object,
                              "`logit_bias` cannot be translated for an Anthropic target"),
-    refused_unless<ChatSlot>("modalities", Harmless::text_modalities,
-                             "audio output cannot be translated for an Anthropic target"),
-    refused_unless<ChatSlot>("audio", Harmless::never,
-                             "audio output cannot be translated for an Anthropic target"),
+    refused_unless<ChatSlot>("modalities", Harmless::text_modalities, kChatAudioOutput),
+    refused_unless<ChatSlot>("audio", Harmless::never, kChatAudioOutput),
     refused_unless<ChatSlot>("reasoning_effort", Harmless::never,
                              "`reasoning_effort` cannot be translated for an Anthropic target"),
     refused_unless<ChatSlot>("verbosity", Harmless::never,
                              "`verbosity` cannot be translated for an Anthropic target"),
     refused_unless<ChatSlot>("web_search_options", Harmless::never,
                              "`web_search_options` cannot be translated for an Anthropic target"),
-    refused_unless<ChatSlot>("functions", Harmless::never,
-                             "the legacy `functions` API cannot be translated for an Anthropic "
-                             "target; use `tools`"),
-    refused_unless<ChatSlot>("function_call", Harmless::never,
-                             "the legacy `functions` API cannot be translated for an Anthropic "
-                             "target; use `tools`"),
+    refused_unless<ChatSlot>("functions", Harmless::never, kChatLegacyFunctions),
+    refused_unless<ChatSlot>("function_call", Harmless::never, kChatLegacyFunctions),
 };
 
 constexpr std::string_view kChatUnknownField =
@@ -96,8 +95,6 @@ constexpr std::string_view kChatMessageName =
 constexpr std::string_view kChatLateSystem =
     "a `system` or `developer` message after the first user or assistant message cannot be "
     "translated for an Anthropic target";
-constexpr std::string_view kChatLegacyFunctions =
-    "the legacy `functions` API cannot be translated for an Anthropic target; use `tools`";
 constexpr std::string_view kChatAudioPart =
     "audio content cannot be translated for an Anthropic target";
 constexpr std::string_view kChatFilePart =
@@ -182,8 +179,9 @@ MaybeError visit_chat_content(element content, OnText&& on_text, OnOther&& on_ot
     }
     const std::optional<std::string_view> part_text = string_member(part, "text");
     if (!part_text) return refused(kBadContent, "messages");
-    if (!has_only_members(part, {"type", "text"}))
+    if (!has_only_members(part, {"type", "text"})) {
       return refused(kChatUnknownPartField, "messages");
+    }
     on_text(*part_text);
   }
   return std::nullopt;
@@ -376,8 +374,8 @@ class ChatToAnthropic {
     }
 
     turns_.open(Speaker::assistant);
-    if (!translation::write_tool_use_block(writer_, workspace_.fragment_parser(), *id, *name,
-                                           string_member(function, "arguments").value_or(""))) {
+    if (!write_tool_use_block(writer_, workspace_.fragment_parser(), *id, *name,
+                              string_member(function, "arguments").value_or(""))) {
       return refused(kChatBadArguments, "messages");
     }
     return std::nullopt;
@@ -427,9 +425,8 @@ class ChatToAnthropic {
     }
     const std::optional<std::string_view> url = string_member(image, "url");
     if (!url) return refused(kBadContent, "messages");
-    const std::optional<translation::Base64DataUrl> data = translation::parse_base64_data_url(*url);
-    if (data ? !translation::is_anthropic_image_type(data->media_type)
-             : !translation::is_http_url(*url)) {
+    const std::optional<Base64DataUrl> data = parse_base64_data_url(*url);
+    if (data ? !is_anthropic_image_type(data->media_type) : !is_http_url(*url)) {
       return refused(kChatImageType, "messages");
     }
     turns_.open(Speaker::user);
@@ -484,11 +481,11 @@ class ChatToAnthropic {
         return refused("`temperature` must be a number", "temperature");
       }
       if (temperature > 1) return refused(kChatTemperature, "temperature");
-      translation::copy_json(writer_.key("temperature"), *value);
+      copy_json(writer_.key("temperature"), *value);
     }
     if (auto value = fields.get(ChatSlot::top_p)) {
       if (!value->is_number()) return refused("`top_p` must be a number", "top_p");
-      translation::copy_json(writer_.key("top_p"), *value);
+      copy_json(writer_.key("top_p"), *value);
     }
     return std::nullopt;
   }
@@ -504,8 +501,9 @@ class ChatToAnthropic {
       if (item.get(tool) != simdjson::SUCCESS) return refused(kChatBadTool, "tools");
       if (string_member(tool, "type") != "function") return refused(kChatCustomTool, "tools");
       if (!has_only_members(tool, {"type", "function"})) return refused(kChatUnknownField, "tools");
-      if (tool["function"].get(function) != simdjson::SUCCESS)
+      if (tool["function"].get(function) != simdjson::SUCCESS) {
         return refused(kChatBadTool, "tools");
+      }
       if (!has_only_members(function, {"name", "description", "parameters", "strict"})) {
         return refused(kChatUnknownField, "tools");
       }
@@ -523,7 +521,7 @@ class ChatToAnthropic {
       }
       writer_.key("input_schema");
       if (const std::optional<element> parameters = member(function, "parameters")) {
-        if (!translation::copy_json(writer_, *parameters)) return refused(kTooDeep, "tools");
+        if (!copy_json(writer_, *parameters)) return refused(kTooDeep, "tools");
       } else {
         // OpenAI allows a function without parameters; Anthropic requires a schema.
         writer_.begin_object().key("type").string("object").key("properties").begin_object();

@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "proxy/api/json_writer.hpp"
 #include "proxy/api/translate_json.hpp"
@@ -120,7 +121,7 @@ class AnthropicToChat {
                               std::pair{MessagesSlot::top_p, "top_p"}}) {
       if (auto value = fields.get(slot)) {
         if (!value->is_number()) return refused("sampling parameters must be numbers", name);
-        translation::copy_json(writer_.key(name), *value);
+        copy_json(writer_.key(name), *value);
       }
     }
     if (auto error = write_stream(fields.get(MessagesSlot::stream))) return error;
@@ -347,7 +348,7 @@ class AnthropicToChat {
     const std::optional<std::string_view> name = string_member(block, "name");
     const std::optional<element> input = member(block, "input");
     if (!id || !name || !input ||
-        !translation::write_tool_call_object(writer_, *id, *name, *input, workspace_.text())) {
+        !write_tool_call_object(writer_, *id, *name, *input, workspace_.text())) {
       return refused(kMessagesBadToolUse, "messages");
     }
     return std::nullopt;
@@ -407,7 +408,7 @@ class AnthropicToChat {
       if (auto description = string_member(tool, "description")) {
         writer_.key("description").string(*description);
       }
-      if (!translation::copy_json(writer_.key("parameters"), *schema)) {
+      if (!copy_json(writer_.key("parameters"), *schema)) {
         return refused(kTooDeep, "tools");
       }
       writer_.end_object().end_object();

@@ -116,13 +116,15 @@ MaybeError classify_fields(object body, const std::array<FieldRule<Slot>, kRules
   return std::nullopt;
 }
 
-// Refusals both directions give.
+// Refusals of malformed bodies both directions give.
 inline constexpr std::string_view kMessagesNotArray = "`messages` must be an array of messages";
 inline constexpr std::string_view kMessageNotObject =
     "every message must be an object with a `role`";
 inline constexpr std::string_view kBadContent =
     "message `content` must be a string or an array of content parts";
 inline constexpr std::string_view kTooDeep = "a JSON value nests too deeply to be translated";
+
+// Both writers are instantiated for `JsonWriter` and `DiscardingWriter` only.
 
 /// Writes the Anthropic Messages request equivalent to the OpenAI chat request `body`.
 template <class Writer>

@@ -125,6 +125,9 @@ MaybeError write_message(TranslationWorkspace& workspace, object completion,
       choice["message"].get(message) != simdjson::SUCCESS) {
     return bad_upstream(kNotACompletion);
   }
+  // OpenAI answers with a string or null; anything else would be lost in translation.
+  const std::optional<element> content = member(message, "content");
+  if (content && !content->is_string()) return bad_upstream(kNotACompletion);
   const std::optional<std::string_view> refusal = string_member(message, "refusal");
   std::string_view stop_reason =
       translation::anthropic_stop_reason(string_member(choice, "finish_reason").value_or("stop"));

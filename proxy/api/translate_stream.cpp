@@ -101,12 +101,13 @@ void StreamTranslator::start(metering::ApiFormat upstream, std::string_view clie
   open_block_ = BlockKind::none;
   open_index_ = 0;
   next_index_ = 0;
-  refused_ = false;
+  refusal_seen_ = false;
 }
 
 Result<StreamProgress> StreamTranslator::on_event(std::string_view data, std::string& out) {
-  if (progress_ != StreamProgress::streaming || translation::trim_whitespace(data).empty())
+  if (progress_ != StreamProgress::streaming || translation::trim_whitespace(data).empty()) {
     return progress_;
+  }
   Result<StreamProgress> result = upstream_ == metering::ApiFormat::anthropic
                                       ? from_anthropic(data, out)
                                       : from_openai(data, out);
@@ -322,8 +323,9 @@ Result<StreamProgress> StreamTranslator::from_openai(std::string_view data, std:
     return progress_;
   }
   object usage;
-  if (chunk["usage"].get(usage) == simdjson::SUCCESS)
+  if (chunk["usage"].get(usage) == simdjson::SUCCESS) {
     usage_ = translation::read_openai_usage(usage);
+  }
   begin_anthropic_stream(string_member(chunk, "id").value_or(""), out);
 
   array choices;
@@ -338,7 +340,7 @@ Result<StreamProgress> StreamTranslator::from_openai(std::string_view data, std:
     for (std::string_view field : {"content", "refusal"}) {
       const std::string_view text = string_member(delta, field).value_or("");
       if (text.empty()) continue;
-      refused_ = refused_ || field == "refusal";
+      refusal_seen_ = refusal_seen_ || field == "refusal";
       if (open_block_ != BlockKind::text) open_anthropic_block(BlockKind::text, {}, {}, out);
       JsonWriter w = begin_event("content_block_delta", out);
       w.key("index").integer(open_index_).key("delta").begin_object();
@@ -380,8 +382,8 @@ Result<StreamProgress> StreamTranslator::from_openai(std::string_view data, std:
   }
   if (const std::optional<std::string_view> reason = string_member(choice, "finish_reason")) {
     close_anthropic_block(out);
-    stop_reason_ =
-        refused_ && *reason == "stop" ? "refusal" : translation::anthropic_stop_reason(*reason);
+    stop_reason_ = refusal_seen_ && *reason == "stop" ? "refusal"
+                                                      : translation::anthropic_stop_reason(*reason);
   }
   return progress_;
 }

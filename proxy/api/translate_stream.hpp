@@ -112,7 +112,7 @@ class StreamTranslator {
   BlockKind open_block_ = BlockKind::none;
   std::uint32_t open_index_ = 0;
   std::uint32_t next_index_ = 0;
-  bool refused_ = false;
+  bool refusal_seen_ = false;  ///< the text streamed so far is a refusal
 };
 
 }  // namespace spendwall::api

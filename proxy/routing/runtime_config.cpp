@@ -109,7 +109,10 @@ std::size_t RuntimeConfig::NameHash::operator()(std::string_view name) const noe
 }
 
 RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::ConfigSnapshot> snapshot,
-                                                unsigned worker_count) {
+                                                unsigned worker_count, metering::LabelTable* labels) {
+  auto label = [labels](std::string_view name) {
+    return labels ? labels->intern(name) : metering::kUnresolvedLabel;
+  };
   auto runtime = std::shared_ptr<RuntimeConfig>(new RuntimeConfig());
   runtime->snapshot_ = snapshot;
   const config::ConfigSnapshot& cfg = *snapshot;
@@ -119,6 +122,7 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
     ProviderRuntime provider;
     provider.id = static_cast<ProviderId>(runtime->providers_.size());
     provider.spec = &spec;
+    provider.label = label(spec.name);
     provider.max_connections_per_worker =
         std::max(1u, (spec.max_connections + worker_count - 1) / worker_count);
     if (spec.kind != config::ProviderKind::simulated) {
@@ -136,6 +140,7 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
     RouteRuntime route;
     route.id = static_cast<RouteId>(runtime->routes_.size());
     route.name = spec.name;
+    route.label = label(spec.name);
     route.spec = &spec;
     route.default_max_output_tokens = spec.default_max_output_tokens;
     for (const auto& target : spec.targets) route.targets.push_back(make_target(cfg, runtime->providers_, target));
@@ -151,6 +156,7 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
     RouteRuntime route;
     route.id = static_cast<RouteId>(runtime->routes_.size());
     route.name = name;
+    route.label = label(name);
     config::TargetSpec target{price.provider, price.model, 1, {}};
     route.targets.push_back(make_target(cfg, runtime->providers_, target));
     runtime->route_by_name_.emplace(route.name, route.id);
@@ -164,11 +170,16 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
     target.health_slot = it->second;
   };
   for (RouteRuntime& route : runtime->routes_) {
+    auto prepare = [&](TargetRuntime& target) {
+      assign_slot(target);
+      target.provider_label = runtime->providers_[target.provider].label;
+      target.model_label = label(target.model);
+    };
     for (TargetRuntime& target : route.targets) {
       route.total_weight += target.weight;
-      assign_slot(target);
+      prepare(target);
     }
-    for (TargetRuntime& target : route.fallbacks) assign_slot(target);
+    for (TargetRuntime& target : route.fallbacks) prepare(target);
   }
   runtime->health_ = std::make_unique<TargetHealth>(health_slots.size());
 
@@ -176,6 +187,7 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
     WorkflowRuntime workflow;
     workflow.id = static_cast<WorkflowId>(runtime->workflows_.size());
     workflow.spec = &spec;
+    workflow.label = label(spec.name);
     workflow.allowed_routes.assign(runtime->routes_.size(), spec.all_routes);
     for (const std::string& name : spec.routes) {
       if (auto it = runtime->route_by_name_.find(name); it != runtime->route_by_name_.end()) {

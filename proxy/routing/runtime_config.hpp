@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "metering/label_table.hpp"
 #include "proxy/net.hpp"
 #include "proxy/routing/target_health.hpp"
 
@@ -36,6 +37,7 @@ struct ProviderEndpoint {
 
 struct ProviderRuntime {
   ProviderId id = 0;
+  metering::LabelId label = metering::kUnresolvedLabel;
   const config::ProviderSpec* spec = nullptr;
   ProviderEndpoint endpoint;
   /// Shared by every worker: an SSL_CTX is safe for concurrent SSL_new once built.
@@ -49,10 +51,13 @@ struct TargetRuntime {
   config::Price price;
   std::uint32_t weight = 1;
   std::uint32_t health_slot = 0;  ///< index into the runtime's TargetHealth
+  metering::LabelId provider_label = metering::kUnresolvedLabel;
+  metering::LabelId model_label = metering::kUnresolvedLabel;
 };
 
 struct RouteRuntime {
   RouteId id = 0;
+  metering::LabelId label = metering::kUnresolvedLabel;
   std::string name;
   /// Null for the implicit `provider/model` routes that `routes: ["*"]` allows.
   const config::RouteSpec* spec = nullptr;
@@ -64,6 +69,7 @@ struct RouteRuntime {
 
 struct WorkflowRuntime {
   WorkflowId id = 0;
+  metering::LabelId label = metering::kUnresolvedLabel;
   const config::WorkflowPolicy* spec = nullptr;
   std::vector<bool> allowed_routes;  ///< indexed by RouteId
 };
@@ -83,8 +89,9 @@ class RuntimeConfig {
     std::shared_ptr<const RuntimeConfig> config;  ///< null on failure
     std::string error;
   };
-  static BuildResult build(std::shared_ptr<const config::ConfigSnapshot> snapshot,
-                           unsigned worker_count);
+  /// `labels` (optional) interns every name to the stable ids metrics are keyed by.
+  static BuildResult build(std::shared_ptr<const config::ConfigSnapshot> snapshot, unsigned worker_count,
+                           metering::LabelTable* labels = nullptr);
 
   const config::ConfigSnapshot& snapshot() const noexcept { return *snapshot_; }
   const std::shared_ptr<const config::ConfigSnapshot>& snapshot_ptr() const noexcept {

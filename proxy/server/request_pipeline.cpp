@@ -167,6 +167,7 @@ struct AttemptOutcome {
   unsigned status = 0;                          ///< HTTP status the provider answered, 0 when none
   std::optional<Clock::duration> retry_after;   ///< the provider's Retry-After, in seconds form
   std::string_view detail;                      ///< static text
+  Clock::time_point started_at{};
   Clock::duration duration{};
   std::optional<Clock::time_point> first_byte_at;
   bool delivered = false;  ///< the client got (part of) a response: no retry is possible
@@ -176,6 +177,24 @@ struct AttemptOutcome {
 const config::RouteSpec kImplicitRoutePolicy{};
 
 constexpr auto kRetryBackoffBase = std::chrono::milliseconds(100);
+
+/// Counts a metered request in `spendwall_active_requests` for as long as it lives.
+class ActiveRequest {
+ public:
+  ActiveRequest(metering::WorkerMetrics& metrics, const routing::WorkflowRuntime* workflow)
+      : metrics_(metrics), workflow_(workflow) {
+    if (workflow_) metrics_.active_requests_add(workflow_->label, 1);
+  }
+  ~ActiveRequest() {
+    if (workflow_) metrics_.active_requests_add(workflow_->label, -1);
+  }
+  ActiveRequest(const ActiveRequest&) = delete;
+  ActiveRequest& operator=(const ActiveRequest&) = delete;
+
+ private:
+  metering::WorkerMetrics& metrics_;
+  const routing::WorkflowRuntime* workflow_;
+};
 
 /// `Retry-After` in delta-seconds; an HTTP-date is ignored (providers send seconds).
 std::optional<Clock::duration> parse_retry_after(std::string_view value) {
@@ -219,6 +238,7 @@ class Exchange {
       bool body_read = co_await read_body();
       admitted = body_read;
     }
+    ActiveRequest active(worker_.metrics(), admitted && metering::is_metered(endpoint_) ? workflow_ : nullptr);
     if (admitted && endpoint_ == Endpoint::models) {
       co_await list_models();
       co_return reusable();
@@ -270,6 +290,7 @@ class Exchange {
 
   bool identify_workflow() {
     workflow_ = runtime_.authenticate(client_key());
+    if (!workflow_) worker_.metrics().unauthenticated(endpoint_);
     return false;
   }
 
@@ -277,6 +298,7 @@ class Exchange {
     std::string_view key = client_key();
     workflow_ = runtime_.authenticate(key);
     if (!workflow_) {
+      worker_.metrics().unauthenticated(endpoint_);
       return fail(api::ErrorKind::invalid_api_key,
                   key.empty() ? "missing API key: send Authorization: Bearer <key> or x-api-key"
                               : "unknown API key");
@@ -437,6 +459,13 @@ class Exchange {
       if (previous) {
         ++fallbacks_;
         client_.extra_headers().set("x-spendwall-fallbacks", std::to_string(fallbacks_));
+        worker_.metrics().fallback({.workflow = workflow_->label,
+                                    .route = route_->label,
+                                    .from_provider = previous->provider_label,
+                                    .from_model = previous->model_label,
+                                    .to_provider = target->provider_label,
+                                    .to_model = target->model_label,
+                                    .reason = attempts_.back().failure.value_or(config::FailureClass::server_error)});
       }
       previous = target;
       for (unsigned tries = 0; tries <= policy.retries; ++tries) {
@@ -445,6 +474,7 @@ class Exchange {
           co_return;
         }
         AttemptOutcome attempt = co_await try_target(*target);
+        count_attempt(attempt);
         if (!attempt.failure || *attempt.failure == config::FailureClass::client_error || attempt.delivered) {
           co_return;
         }
@@ -516,9 +546,9 @@ class Exchange {
             : http_;
     AttemptOutcome& attempt = attempts_.emplace_back();
     attempt.target = &target;
-    auto attempt_started = Clock::now();
+    attempt.started_at = Clock::now();
     upstream::ExchangeResult result = co_await transport.exchange(call, sink);
-    attempt.duration = Clock::now() - attempt_started;
+    attempt.duration = Clock::now() - attempt.started_at;
     attempt.first_byte_at = sink.first_byte_at();
     if (result.head_received) {
       attempt.status = sink.head().result_int();
@@ -757,9 +787,46 @@ class Exchange {
     record.tags.clear();
     for (const api::Tag& tag : tags_) record.tags.emplace_back(tag.key, tag.value);
     record.outcome.reset();
+    count_request(now);
     if (!worker_.ledger_writer().append(record)) {
       log::error("ledger write failed; the record is counted in spendwall_ledger_write_errors_total",
                  {{"request_id", request_id_}, {"error", worker_.ledger_writer().last_error()}});
+    }
+  }
+
+  void count_request(Clock::time_point finished) {
+    Clock::duration upstream{};
+    for (const AttemptOutcome& attempt : attempts_) upstream += attempt.duration;
+    worker_.metrics().request_finished({
+        .workflow = workflow_->label,
+        .route = route_ ? route_->label : metering::kUnresolvedLabel,
+        .provider = target_ ? target_->provider_label : metering::kUnresolvedLabel,
+        .model = target_ ? target_->model_label : metering::kUnresolvedLabel,
+        .endpoint = endpoint_,
+        .status = static_cast<std::uint16_t>(status_),
+        .tokens = usage_.tokens,
+        .cost = cost_,
+        .usage_estimated = usage_.source == metering::UsageSource::estimated,
+        .proxy_overhead = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::max(Clock::duration::zero(), finished - started_at_ - upstream)),
+    });
+  }
+
+  void count_attempt(const AttemptOutcome& attempt) {
+    const routing::TargetRuntime& target = *attempt.target;
+    std::optional<std::chrono::nanoseconds> ttft;
+    if (attempt.first_byte_at) ttft = std::chrono::duration_cast<std::chrono::nanoseconds>(*attempt.first_byte_at - attempt.started_at);
+    worker_.metrics().attempt_finished({
+        .provider = target.provider_label,
+        .model = target.model_label,
+        .result = attempt.failure ? metering::attempt_result(*attempt.failure) : metering::AttemptResult::ok,
+        .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(attempt.duration),
+        .time_to_first_token = ttft,
+    });
+    const routing::ProviderRuntime& provider = runtime_.provider(target.provider);
+    if (provider.spec->kind != config::ProviderKind::simulated) {
+      auto counts = http_.counts(provider.id);
+      worker_.metrics().upstream_connections_set(provider.label, counts.idle, counts.active);
     }
   }
 

@@ -63,8 +63,8 @@ std::optional<tcp::acceptor> open_acceptor(net::io_context& context, const tcp::
 
 }  // namespace
 
-Server::Server(std::shared_ptr<const routing::RuntimeConfig> runtime, ConfigSource source)
-    : runtime_(std::move(runtime)), source_(std::move(source)) {}
+Server::Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSource source)
+    : initial_snapshot_(std::move(snapshot)), source_(std::move(source)) {}
 
 Server::~Server() {
   for (auto& worker : workers_) worker->stop();
@@ -91,6 +91,16 @@ bool Server::bind_listeners(std::vector<tcp::acceptor>& data_acceptors, std::opt
 }
 
 int Server::run() {
+  unsigned worker_count = resolve_worker_count(initial_snapshot_->server.workers);
+  auto built = routing::RuntimeConfig::build(initial_snapshot_, worker_count, &metrics_.labels());
+  if (!built.config) {
+    log::error("config rejected; not starting", {{"error", built.error}});
+    return 1;
+  }
+  runtime_ = built.config;
+  metrics_.set_snapshot(initial_snapshot_);
+  metrics_.record_initial_config_load(std::chrono::system_clock::now());
+
   std::string ledger_error;
   ledger_ = metering::ledger::open_ledger(
       runtime_->snapshot().ledger, ledger_error,
@@ -100,10 +110,13 @@ int Server::run() {
     return 1;
   }
   ledger_->start();
+  metrics_.set_ledger_counters([this] { return ledger_->records_written(); },
+                               [this] { return ledger_->write_errors(); });
 
-  unsigned worker_count = resolve_worker_count(runtime_->snapshot().server.workers);
   ControlPlane control{control_.get_executor(), ledger_.get()};
-  for (unsigned i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<Worker>(i, runtime_, control));
+  for (unsigned i = 0; i < worker_count; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, runtime_, control, metrics_.add_worker()));
+  }
 
   std::vector<tcp::acceptor> data_acceptors;
   std::optional<tcp::acceptor> admin_acceptor;
@@ -181,6 +194,7 @@ Server::ReloadOutcome Server::reload() {
     }
     outcome.result = ReloadOutcome::Result::rejected;
     for (const auto& line : outcome.diagnostics) log::error("config reload rejected", {{"diagnostic", line}});
+    metrics_.record_config_reload(metering::ReloadResult::rejected, std::chrono::system_clock::now());
     return outcome;
   }
   if (loaded.snapshot->content_digest == runtime_->snapshot().content_digest) {
@@ -194,14 +208,18 @@ Server::ReloadOutcome Server::reload() {
     log::warn("listen addresses and worker count apply at the next restart only",
               {{"listen", new_server.listen}, {"admin_listen", new_server.admin_listen}});
   }
-  auto built = routing::RuntimeConfig::build(loaded.snapshot, static_cast<unsigned>(workers_.size()));
+  auto built = routing::RuntimeConfig::build(loaded.snapshot, static_cast<unsigned>(workers_.size()),
+                                             &metrics_.labels());
   if (!built.config) {
     outcome.result = ReloadOutcome::Result::rejected;
     outcome.diagnostics.push_back(built.error);
     log::error("config reload rejected", {{"diagnostic", built.error}});
+    metrics_.record_config_reload(metering::ReloadResult::rejected, std::chrono::system_clock::now());
     return outcome;
   }
   runtime_ = built.config;
+  metrics_.set_snapshot(loaded.snapshot);
+  metrics_.record_config_reload(metering::ReloadResult::ok, std::chrono::system_clock::now());
   for (auto& worker : workers_) worker->post_install(runtime_);
   outcome.result = ReloadOutcome::Result::ok;
   log::info("config reloaded", {{"config", runtime_->snapshot().file}});
@@ -210,6 +228,11 @@ Server::ReloadOutcome Server::reload() {
 
 std::optional<admin::AdminResponse> Server::handle_admin(const admin::AdminRequest& request) {
   admin::AdminResponse response;
+  if (request.path == "/metrics") {
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metering::render_metrics(metrics_);
+    return response;
+  }
   if (request.path == "/healthz") {
     response.body = R"({"status":"ok"})";
     return response;

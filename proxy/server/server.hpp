@@ -7,6 +7,7 @@
 
 #include "config/loader.hpp"
 #include "metering/ledger/ledger.hpp"
+#include "metering/metrics_registry.hpp"
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/net.hpp"
 #include "proxy/routing/runtime_config.hpp"
@@ -23,7 +24,7 @@ using ConfigSource = std::function<config::LoadResult()>;
 
 class Server {
  public:
-  Server(std::shared_ptr<const routing::RuntimeConfig> runtime, ConfigSource source);
+  Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSource source);
   ~Server();
 
   /// Binds, serves until SIGTERM/SIGINT, drains, and returns the exit code. Binding
@@ -44,6 +45,8 @@ class Server {
   admin::AdminResponse request_record(std::string_view id);
 
   net::io_context control_{1};
+  std::shared_ptr<const config::ConfigSnapshot> initial_snapshot_;
+  metering::MetricsRegistry metrics_;
   std::shared_ptr<const routing::RuntimeConfig> runtime_;
   ConfigSource source_;
   std::vector<std::unique_ptr<Worker>> workers_;

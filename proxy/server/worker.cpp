@@ -11,11 +11,13 @@ namespace spendwall::proxy::server {
 Generation::Generation(net::any_io_executor executor, std::shared_ptr<const routing::RuntimeConfig> runtime_config)
     : runtime(runtime_config), http(std::move(executor), std::move(runtime_config)) {}
 
-Worker::Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime, ControlPlane control)
+Worker::Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime, ControlPlane control,
+               metering::WorkerMetrics& metrics)
     : index_(index),
       generation_(std::make_shared<Generation>(context_.get_executor(), std::move(runtime))),
       simulated_(context_.get_executor(), std::random_device{}()),
       control_(std::move(control)),
+      metrics_(metrics),
       random_(std::random_device{}()) {
   request_prefix_ = static_cast<std::uint32_t>(random_()) << 8 | (index & 0xff);
 }

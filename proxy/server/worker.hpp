@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "metering/ledger/ledger.hpp"
+#include "metering/metrics_worker.hpp"
 #include "metering/usage.hpp"
 #include "proxy/api/request.hpp"
 #include "proxy/net.hpp"
@@ -47,7 +48,8 @@ struct SessionSlot {
 
 class Worker {
  public:
-  Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime, ControlPlane control);
+  Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime, ControlPlane control,
+         metering::WorkerMetrics& metrics);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -79,6 +81,7 @@ class Worker {
   std::minstd_rand& random() noexcept { return random_; }
   metering::ledger::LedgerWriter& ledger_writer() noexcept { return *ledger_writer_; }
   const ControlPlane& control() const noexcept { return control_; }
+  metering::WorkerMetrics& metrics() noexcept { return metrics_; }
   /// A general-purpose DOM parser for the small unmetered bodies (feedback).
   simdjson::dom::parser& json_parser() noexcept { return json_parser_; }
   /// A new request id (`req_` + 24 hex digits: time, worker, sequence).
@@ -103,6 +106,7 @@ class Worker {
   upstream::SimulatedTransport simulated_;
   std::unique_ptr<metering::ledger::LedgerWriter> ledger_writer_;
   ControlPlane control_;
+  metering::WorkerMetrics& metrics_;
   simdjson::dom::parser json_parser_;
   std::minstd_rand random_;
   std::uint64_t request_sequence_ = 0;

@@ -22,15 +22,21 @@ def ledger_record(proxy, request_id: str, timeout: float = 5.0) -> dict:
     return wait_until(fetch, timeout, message=f"ledger record {request_id}")
 
 
-def test_cost_tokens_and_counters_agree(proxy, fake):
-    before = Metrics.scrape(proxy.admin_port)
+TAGGED = {"x-fake-scenario": "cached=4;reasoning=3", "x-spendwall-tags": "feature=search, team = core"}
+
+
+def chat_with_token_details(proxy, fake):
+    """A chat request whose usage has every OpenAI token kind; returns (response, kinds, cost)."""
     resp = request(proxy.port, "POST", CHAT.path, CHAT.body("gpt"),
-                   {**auth_headers(APP_KEY), "x-fake-scenario": "cached=4;reasoning=3",
-                    "x-spendwall-tags": "feature=search, team = core"})
+                   {**auth_headers(APP_KEY), **TAGGED})
     assert resp.status == 200, resp
     [seen] = fake.requests()
     kinds = CHAT.token_kinds(seen.usage)
-    cost = expected_cost(kinds, PRICE_GPT)
+    return resp, kinds, expected_cost(kinds, PRICE_GPT)
+
+
+def test_ledger_record_matches_the_exchange(proxy, fake):
+    resp, kinds, cost = chat_with_token_details(proxy, fake)
     assert Decimal(resp.header("x-spendwall-cost-usd")) == cost
 
     record = ledger_record(proxy, resp.header("x-spendwall-request-id"))
@@ -42,7 +48,13 @@ def test_cost_tokens_and_counters_agree(proxy, fake):
     assert record["usage_source"] == "reported"
     assert Decimal(str(record["cost_usd"])) == cost
     assert record["tags"] == {"feature": "search", "team": "core"}
+    assert [a["result"] for a in record["attempts"]] == ["ok"]
+    assert record["fallbacks"] == 0 and record["budget_action"] == "none"
 
+
+def test_counters_agree_with_the_exchange(proxy, fake):
+    before = Metrics.scrape(proxy.admin_port)
+    _, kinds, cost = chat_with_token_details(proxy, fake)
     after = Metrics.scrape(proxy.admin_port)
     labels = dict(workflow="app", route="gpt", provider="oa", model=GPT)
     assert delta(before, after, REQUESTS, endpoint=CHAT.path, code="200", **labels) == 1
@@ -51,6 +63,15 @@ def test_cost_tokens_and_counters_agree(proxy, fake):
     for kind, tokens in kinds.items():
         assert delta(before, after, "spendwall_tokens_total", workflow="app", provider="oa",
                      model=GPT, type=kind) == tokens, kind
+
+
+def test_fallback_is_on_the_record(proxy):
+    resp = request(proxy.port, "POST", CHAT.path, CHAT.body("failover"), auth_headers(APP_KEY))
+    assert resp.status == 200, resp
+    record = ledger_record(proxy, resp.header("x-spendwall-request-id"))
+    assert record["fallbacks"] == 1
+    assert [(a["provider"], a["result"]) for a in record["attempts"]] == \
+        [("broken", "server_error"), ("broken", "server_error"), ("oa", "ok")]
 
 
 @pytest.mark.parametrize("api", METERED, ids=lambda a: a.name)
@@ -73,17 +94,28 @@ def test_streamed_usage_is_metered(proxy, fake, api: Api):
     assert record["tokens"] == api.token_kinds(seen.usage)
 
 
-def test_cut_stream_is_estimated_and_counted(proxy, fake):
-    before = Metrics.scrape(proxy.admin_port)
+def cut_stream(proxy):
     result = stream(proxy.port, CHAT.path, CHAT.body("faulty", stream=True),
                     {**auth_headers(APP_KEY), "x-fake-scenario": "stream-reset-after=5"})
     assert result.status == 200
+    return result
+
+
+def test_cut_stream_is_recorded_as_estimated(proxy, fake):
+    result = cut_stream(proxy)
     record = ledger_record(proxy, result.header("x-spendwall-request-id"))
     assert record["usage_source"] == "estimated"
     assert record["tokens"]["output"] > 0, "the relayed tokens are estimated"
-    after = Metrics.scrape(proxy.admin_port)
-    assert delta(before, after, "spendwall_usage_estimated_total", workflow="app",
-                 provider="faulty", model=GPT) == 1
+
+
+def test_cut_stream_is_counted_as_estimated(proxy, fake):
+    before = Metrics.scrape(proxy.admin_port)
+    cut_stream(proxy)
+
+    def estimated() -> float:
+        return delta(before, Metrics.scrape(proxy.admin_port), "spendwall_usage_estimated_total",
+                     workflow="app", provider="faulty", model=GPT)
+    assert wait_until(estimated, timeout=5, message="the estimated-usage counter") == 1
 
 
 def test_missing_usage_is_estimated(proxy):

@@ -233,6 +233,8 @@ TEST(TranslateResponse, UnreadableAnswersAreServerErrors) {
                 R"({"type":"message","content":[{"type":"tool_use","id":"t"}]})"},
            Case{Upstream::openai, R"({"choices":[]})"},
            Case{Upstream::openai, R"({"choices":[{"index":0}]})"},
+           Case{Upstream::openai,
+                R"({"choices":[{"message":{"content":[{"type":"text","text":"x"}]}}]})"},
            Case{Upstream::openai, R"({"choices":[{"message":{"tool_calls":[{"id":"c",
                "function":{"name":"f","arguments":"{\"truncated\":"}}]}}]})"},
            Case{Upstream::openai, R"({"choices":[{"message":{"tool_calls":[{"id":"c",
