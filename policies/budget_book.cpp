@@ -23,8 +23,8 @@ struct alignas(64) WindowSlot {
   SpendLedger ledger;
   std::atomic<NanoUsd> limit{kNoLimit};
   std::atomic<NanoUsd> ceiling_limit{kNoLimit};
-  std::atomic<std::int64_t> end_seconds{0};  ///< bounds.end, for retry-after on workers
-  std::atomic<std::uint64_t> holders{0};     ///< reservations out, plus kLockedBit
+  std::atomic<std::int64_t> end_seconds{0};    ///< bounds.end, for retry-after on workers
+  std::atomic<std::uint64_t> holders{0};       ///< reservations out, plus kLockedBit
   std::atomic<std::uint8_t> first_refusal{0};  ///< 1 + BudgetAction; 0 = none yet
   WindowBounds bounds;
   std::uint64_t generation = 0;  ///< 0: never opened
@@ -61,7 +61,7 @@ struct WorkflowBudget {
   std::uint64_t name_hash = 0;
   // Control thread only.
   config::WorkflowPolicy policy;
-  bool present = false;  ///< in the current config
+  bool present = false;                        ///< in the current config
   std::optional<std::size_t> active_override;  ///< index into policy.overrides
 };
 
@@ -154,8 +154,8 @@ void note_first_refusal(WindowSlot& slot, BudgetAction action) noexcept {
   // A load first: once set, the flag costs refused requests no contended write.
   if (slot.first_refusal.load(std::memory_order_relaxed) != 0) return;
   std::uint8_t none = 0;
-  slot.first_refusal.compare_exchange_strong(none, static_cast<std::uint8_t>(1 + static_cast<int>(action)),
-                                             std::memory_order_relaxed);
+  slot.first_refusal.compare_exchange_strong(
+      none, static_cast<std::uint8_t>(1 + static_cast<int>(action)), std::memory_order_relaxed);
 }
 
 /// The latest end among the windows `amount` does not fit under `bound`: the earliest
@@ -217,22 +217,32 @@ std::uint64_t random_seed() {
 
 std::string_view to_string(BudgetAction action) noexcept {
   switch (action) {
-    case BudgetAction::admit: return "admit";
-    case BudgetAction::downgrade: return "downgrade";
-    case BudgetAction::alert: return "alert";
-    case BudgetAction::block: return "block";
-    case BudgetAction::session_block: return "session_block";
+    case BudgetAction::admit:
+      return "admit";
+    case BudgetAction::downgrade:
+      return "downgrade";
+    case BudgetAction::alert:
+      return "alert";
+    case BudgetAction::block:
+      return "block";
+    case BudgetAction::session_block:
+      return "session_block";
   }
   return "admit";
 }
 
 std::string_view to_string(RefusalCause cause) noexcept {
   switch (cause) {
-    case RefusalCause::none: return "none";
-    case RefusalCause::limit: return "limit";
-    case RefusalCause::ceiling: return "ceiling";
-    case RefusalCause::session_cap: return "session_cap";
-    case RefusalCause::session_table_full: return "session_table_full";
+    case RefusalCause::none:
+      return "none";
+    case RefusalCause::limit:
+      return "limit";
+    case RefusalCause::ceiling:
+      return "ceiling";
+    case RefusalCause::session_cap:
+      return "session_cap";
+    case RefusalCause::session_table_full:
+      return "session_table_full";
   }
   return "none";
 }
@@ -399,8 +409,9 @@ void BudgetBook::configure(WorkflowBudget& workflow, const config::WorkflowPolic
   workflow.on_exceeded.store(
       static_cast<std::uint8_t>(budget ? budget->on_exceeded : config::OnExceeded::block),
       std::memory_order_relaxed);
-  workflow.session_cap.store(budget && budget->session_cap ? std::max<NanoUsd>(*budget->session_cap, 0) : 0,
-                             std::memory_order_relaxed);
+  workflow.session_cap.store(
+      budget && budget->session_cap ? std::max<NanoUsd>(*budget->session_cap, 0) : 0,
+      std::memory_order_relaxed);
   if (configured_before && old_timezone != timezone_of(policy)) {
     // Same spend, new bounds: the current windows are re-cut in the new zone.
     const TimePoint now = clock_.now();
@@ -460,11 +471,12 @@ void BudgetBook::roll_workflow(WorkflowBudget& workflow, TimePoint now) {
     // ended stays readable for late settlements and views.
     std::uint8_t chosen = book_detail::kNoSlotIndex;
     for (const bool allow_previous : {false, true}) {
-      for (std::uint8_t index = 0; index < book_detail::kSlotsPerWindow && chosen == book_detail::kNoSlotIndex; ++index) {
+      for (std::uint8_t index = 0;
+           index < book_detail::kSlotsPerWindow && chosen == book_detail::kNoSlotIndex; ++index) {
         if (index == current || (index == window.previous) != allow_previous) continue;
         std::uint64_t no_holders = 0;
-        if (window.slots[index].holders.compare_exchange_strong(
-                no_holders, book_detail::kLockedBit, std::memory_order_acquire)) {
+        if (window.slots[index].holders.compare_exchange_strong(no_holders, book_detail::kLockedBit,
+                                                                std::memory_order_acquire)) {
           chosen = index;
         }
       }
@@ -507,11 +519,9 @@ bool BudgetBook::restore_session(std::string_view workflow_name, std::string_vie
   if (workflow == nullptr || workflow->session_cap.load(std::memory_order_relaxed) == 0) {
     return false;
   }
-  return sessions_.restore(session_key(*workflow, session_id), workflow->ordinal,
-                           std::max<NanoUsd>(spent, 0),
-                           std::chrono::floor<std::chrono::seconds>(last_used)
-                               .time_since_epoch()
-                               .count());
+  return sessions_.restore(
+      session_key(*workflow, session_id), workflow->ordinal, std::max<NanoUsd>(spent, 0),
+      std::chrono::floor<std::chrono::seconds>(last_used).time_since_epoch().count());
 }
 
 std::vector<SessionCounts> BudgetBook::count_sessions() const {
@@ -561,7 +571,8 @@ std::vector<WorkflowBudgetView> BudgetBook::views() const {
   const std::vector<SessionCounts> sessions = count_sessions();
   std::vector<WorkflowBudgetView> result;
   result.reserve(config_order_.size());
-  for (const WorkflowBudget* workflow : config_order_) result.push_back(make_view(*workflow, sessions));
+  for (const WorkflowBudget* workflow : config_order_)
+    result.push_back(make_view(*workflow, sessions));
   return result;
 }
 

@@ -44,7 +44,6 @@ bool is_known_timezone(std::string_view timezone);
 /// (a zone that springs forward at 00:00) it starts at the transition, and where it exists
 /// twice it starts at the first one, so consecutive windows always tile time without gap
 /// or overlap. nullopt when the zone is unknown.
-std::optional<WindowBounds> window_bounds(WindowKind kind, std::string_view timezone,
-                                          TimePoint at);
+std::optional<WindowBounds> window_bounds(WindowKind kind, std::string_view timezone, TimePoint at);
 
 }  // namespace spendwall::policies

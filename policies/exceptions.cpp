@@ -65,7 +65,7 @@ std::string exception_id(TimePoint at, std::string_view key) {
   static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   const auto millis = static_cast<std::uint64_t>(
       std::chrono::floor<std::chrono::milliseconds>(at).time_since_epoch().count());
-  const std::uint64_t high = hash_text(key, 0x65786331);  // 64 bits
+  const std::uint64_t high = hash_text(key, 0x65786331);          // 64 bits
   const std::uint64_t low = hash_text(key, 0x65786332) & 0xFFFF;  // 16 more
   std::string id = "exc_";
   for (int shift = 45; shift >= 0; shift -= 5) id += kAlphabet[(millis >> shift) & 31];
@@ -90,12 +90,17 @@ const WindowView& primary_window(const WorkflowBudgetView& view) {
 
 std::string_view rule_for(const config::DecisionRules& rules, ExceptionKind kind) {
   switch (kind) {
-    case ExceptionKind::threshold: return rules.threshold;
-    case ExceptionKind::exceeded: return rules.exceeded;
-    case ExceptionKind::spike: return rules.spike;
-    case ExceptionKind::fallback_surge: return rules.fallback_surge;
+    case ExceptionKind::threshold:
+      return rules.threshold;
+    case ExceptionKind::exceeded:
+      return rules.exceeded;
+    case ExceptionKind::spike:
+      return rules.spike;
+    case ExceptionKind::fallback_surge:
+      return rules.fallback_surge;
     case ExceptionKind::override_started:
-    case ExceptionKind::override_ended: return {};
+    case ExceptionKind::override_ended:
+      return {};
   }
   return {};
 }
@@ -104,9 +109,15 @@ std::string_view rule_for(const config::DecisionRules& rules, ExceptionKind kind
 std::string action_at_limit(const WorkflowBudgetView& view) {
   std::string text;
   switch (view.on_exceeded) {
-    case config::OnExceeded::block: text = "blocks requests"; break;
-    case config::OnExceeded::downgrade: text = "downgrades requests to " + view.downgrade_to; break;
-    case config::OnExceeded::alert: text = "only alerts and keeps serving"; break;
+    case config::OnExceeded::block:
+      text = "blocks requests";
+      break;
+    case config::OnExceeded::downgrade:
+      text = "downgrades requests to " + view.downgrade_to;
+      break;
+    case config::OnExceeded::alert:
+      text = "only alerts and keeps serving";
+      break;
   }
   if (view.ceiling && view.on_exceeded != config::OnExceeded::block) {
     text += ", and blocks beyond " + fraction_text(*view.ceiling) + " × the limit";
@@ -167,11 +178,16 @@ std::string default_next_action(const BudgetException& event, const WorkflowBudg
 
 std::string_view past_tense(BudgetAction action) {
   switch (action) {
-    case BudgetAction::admit: return "none";
-    case BudgetAction::downgrade: return "downgraded";
-    case BudgetAction::alert: return "alerted";
-    case BudgetAction::block: return "blocked";
-    case BudgetAction::session_block: return "session_blocked";
+    case BudgetAction::admit:
+      return "none";
+    case BudgetAction::downgrade:
+      return "downgraded";
+    case BudgetAction::alert:
+      return "alerted";
+    case BudgetAction::block:
+      return "blocked";
+    case BudgetAction::session_block:
+      return "session_blocked";
   }
   return "none";
 }
@@ -228,12 +244,18 @@ struct DetailsWriter {
 
 std::string_view to_string(ExceptionKind kind) noexcept {
   switch (kind) {
-    case ExceptionKind::threshold: return "threshold";
-    case ExceptionKind::exceeded: return "exceeded";
-    case ExceptionKind::spike: return "spike";
-    case ExceptionKind::override_started: return "override_started";
-    case ExceptionKind::override_ended: return "override_ended";
-    case ExceptionKind::fallback_surge: return "fallback_surge";
+    case ExceptionKind::threshold:
+      return "threshold";
+    case ExceptionKind::exceeded:
+      return "exceeded";
+    case ExceptionKind::spike:
+      return "spike";
+    case ExceptionKind::override_started:
+      return "override_started";
+    case ExceptionKind::override_ended:
+      return "override_ended";
+    case ExceptionKind::fallback_surge:
+      return "fallback_surge";
   }
   return "threshold";
 }
@@ -441,8 +463,9 @@ BudgetException ExceptionDetector::base_event(const WorkflowBudgetView& view,
         }
       }
     }
-    std::stable_sort(event.providers.begin(), event.providers.end(),
-                     [](const ProviderSpend& a, const ProviderSpend& b) { return a.spent > b.spent; });
+    std::stable_sort(
+        event.providers.begin(), event.providers.end(),
+        [](const ProviderSpend& a, const ProviderSpend& b) { return a.spent > b.spent; });
   }
   return event;
 }
@@ -469,9 +492,8 @@ std::vector<BudgetException> ExceptionDetector::evaluate(
   return raised;
 }
 
-void ExceptionDetector::check_windows(const WorkflowBudgetView& view,
-                                      const WorkflowTrack& workflow, TimePoint now,
-                                      std::vector<BudgetException>& out) {
+void ExceptionDetector::check_windows(const WorkflowBudgetView& view, const WorkflowTrack& workflow,
+                                      TimePoint now, std::vector<BudgetException>& out) {
   for (const WindowKind kind : kWindowKinds) {
     const std::size_t index = static_cast<std::size_t>(kind);
     // The window just rolled out of is checked too: what settled or was refused in its
@@ -495,9 +517,9 @@ void ExceptionDetector::check_windows(const WorkflowBudgetView& view,
         std::string key = window_key(view.workflow, ExceptionKind::exceeded, *window, "");
         if (!claim(key)) continue;
         BudgetException event = base_event(view, workflow, ExceptionKind::exceeded, *window, now);
-        event.details = ExceededDetails{
-            *window->first_refusal, *window->first_refusal == BudgetAction::block &&
-                                        view.on_exceeded != config::OnExceeded::block};
+        event.details = ExceededDetails{*window->first_refusal,
+                                        *window->first_refusal == BudgetAction::block &&
+                                            view.on_exceeded != config::OnExceeded::block};
         finish(event, view, std::move(key));
         out.push_back(std::move(event));
       }
@@ -528,8 +550,8 @@ void ExceptionDetector::check_overrides(const WorkflowBudgetView& view,
     }
     const WindowKind window_kind =
         !spec.daily && spec.monthly ? WindowKind::monthly : WindowKind::daily;
-    BudgetException event = base_event(view, workflow, kind,
-                                       view.windows[static_cast<std::size_t>(window_kind)], now);
+    BudgetException event =
+        base_event(view, workflow, kind, view.windows[static_cast<std::size_t>(window_kind)], now);
     // From the override itself, so a view taken a moment before it began still names it.
     event.active_override = active ? std::optional(spec) : std::nullopt;
     event.planned = active;
@@ -566,9 +588,9 @@ void ExceptionDetector::check_spike(const WorkflowBudgetView& view, const Workfl
   const bool planned = view.active_override.has_value();
   const WindowView& reported = primary_window(view);
   const WindowView& daily = view.windows[static_cast<std::size_t>(WindowKind::daily)];
-  std::string key = dedupe_key(view.workflow, ExceptionKind::spike, "daily",
-                               daily.bounds.start.time_since_epoch().count(),
-                               planned ? "planned" : "");
+  std::string key =
+      dedupe_key(view.workflow, ExceptionKind::spike, "daily",
+                 daily.bounds.start.time_since_epoch().count(), planned ? "planned" : "");
   if (!claim(key)) return;
   BudgetException event = base_event(view, workflow, ExceptionKind::spike, reported, now);
   event.notify = !planned;
@@ -600,8 +622,8 @@ void ExceptionDetector::check_fallbacks(const WorkflowBudgetView& view,
                                  daily.bounds.start.time_since_epoch().count(), route);
     if (!claim(key)) continue;
 
-    FallbackSurgeDetails details{route, ratio, requests, fell_back,
-                                 std::chrono::duration_cast<seconds>(surge.window), {}};
+    FallbackSurgeDetails details{
+        route, ratio, requests, fell_back, std::chrono::duration_cast<seconds>(surge.window), {}};
     for (std::size_t cls = 0; cls < config::kFailureClassCount; ++cls) {
       if (const std::uint64_t count = latest.reasons[cls] - base.reasons[cls]; count > 0) {
         details.top_reasons.emplace_back(static_cast<config::FailureClass>(cls), count);

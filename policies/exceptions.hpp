@@ -229,12 +229,12 @@ class ExceptionDetector {
   void finish(BudgetException& event, const WorkflowBudgetView& view, std::string key) const;
   void check_windows(const WorkflowBudgetView& view, const WorkflowTrack& track, TimePoint now,
                      std::vector<BudgetException>& out);
-  void check_overrides(const WorkflowBudgetView& view, const WorkflowTrack& track,
-                       TimePoint now, std::vector<BudgetException>& out);
+  void check_overrides(const WorkflowBudgetView& view, const WorkflowTrack& track, TimePoint now,
+                       std::vector<BudgetException>& out);
   void check_spike(const WorkflowBudgetView& view, const WorkflowTrack& track, TimePoint now,
                    std::vector<BudgetException>& out);
-  void check_fallbacks(const WorkflowBudgetView& view, const WorkflowTrack& track,
-                       TimePoint now, std::vector<BudgetException>& out);
+  void check_fallbacks(const WorkflowBudgetView& view, const WorkflowTrack& track, TimePoint now,
+                       std::vector<BudgetException>& out);
 
   const Clock& clock_;
   config::AlertsSpec alerts_;

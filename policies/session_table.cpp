@@ -138,8 +138,7 @@ SessionTable::Claim SessionTable::insert(std::uint64_t key, std::uint32_t owner,
                                          std::int64_t now_seconds) noexcept {
   // Counting this insertion in progress pins the epoch: it cannot advance, so no slot
   // becomes claimable until every insertion that started under it has finished.
-  const std::uint64_t epoch =
-      insert_guard_.fetch_add(1, std::memory_order_acquire) >> kEpochShift;
+  const std::uint64_t epoch = insert_guard_.fetch_add(1, std::memory_order_acquire) >> kEpochShift;
   const std::uint32_t home = home_of(key);
   Claim claim;
   bool counted = false;
@@ -193,8 +192,7 @@ std::size_t SessionTable::expire_idle(std::int64_t now_seconds, std::int64_t idl
     Slot& entry = slots_[slot];
     if (entry.last_used_seconds.load(std::memory_order_relaxed) > idle_before) continue;
     std::uint64_t no_holders = 0;
-    if (!entry.holders.compare_exchange_strong(no_holders, kLockedBit,
-                                               std::memory_order_acquire)) {
+    if (!entry.holders.compare_exchange_strong(no_holders, kLockedBit, std::memory_order_acquire)) {
       continue;  // a reservation is in flight: not idle after all
     }
     // Locked: no worker can hold it now. Re-read the last use, written under a hold.

@@ -33,8 +33,8 @@ class SpendLedger {
       do {
         // Written so that nothing overflows, whatever the limit.
         if (amount > limit || current > limit - amount) return false;
-      } while (!committed_.compare_exchange_weak(current, current + amount,
-                                                 std::memory_order_relaxed));
+      } while (
+          !committed_.compare_exchange_weak(current, current + amount, std::memory_order_relaxed));
     } else {
       committed_.fetch_add(amount, std::memory_order_relaxed);
     }

@@ -39,12 +39,11 @@ NanoUsd worst_case_cost(const InputSize& input, std::uint64_t max_output_tokens,
   // saturation bound; checking each product against it keeps the sum from overflowing.
   constexpr Uint128 kSaturated = static_cast<Uint128>(kMaxCost) * kTokensPerPriceUnit;
   const Uint128 input_part =
-      static_cast<Uint128>(input_token_bound(input, default_image_tokens)) *
-      rate(input_side_price);
+      static_cast<Uint128>(input_token_bound(input, default_image_tokens)) * rate(input_side_price);
   const Uint128 output_part = static_cast<Uint128>(max_output_tokens) * rate(output_side_price);
   if (input_part >= kSaturated || output_part >= kSaturated - input_part) return kMaxCost;
-  const Uint128 rounded_up = (input_part + output_part + kTokensPerPriceUnit - 1) /
-                             kTokensPerPriceUnit;
+  const Uint128 rounded_up =
+      (input_part + output_part + kTokensPerPriceUnit - 1) / kTokensPerPriceUnit;
   return static_cast<NanoUsd>(rounded_up);
 }
 

@@ -423,10 +423,9 @@ std::optional<double> Traffic::fallback_share() const { return share(with_fallba
 
 std::optional<double> Traffic::estimated_share() const { return share(estimated, requests); }
 
-std::optional<config::NanoUsd> Traffic::cost_per_accepted() const {
-  const std::uint64_t count = accepted();
-  if (count == 0) return std::nullopt;
-  const auto divisor = static_cast<config::NanoUsd>(count);
+std::optional<config::NanoUsd> cost_per_accepted(config::NanoUsd spend, std::uint64_t accepted) {
+  if (accepted == 0) return std::nullopt;
+  const auto divisor = static_cast<config::NanoUsd>(accepted);
   // Round half away from zero, to the nearest nano-USD.
   const config::NanoUsd half = spend < 0 ? -divisor / 2 : divisor / 2;
   return (spend + half) / divisor;

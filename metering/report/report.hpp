@@ -82,6 +82,9 @@ struct ReportOptions {
   WindowResolver window_of;
 };
 
+/// Spend ÷ accepted outcomes, to the nearest nano-USD; nullopt when none was accepted.
+std::optional<config::NanoUsd> cost_per_accepted(config::NanoUsd spend, std::uint64_t accepted);
+
 /// What one group did over a period.
 struct Traffic {
   std::uint64_t requests = 0;
@@ -100,8 +103,9 @@ struct Traffic {
   /// Shares of requests; nullopt when there were none.
   std::optional<double> fallback_share() const;
   std::optional<double> estimated_share() const;
-  /// Spend ÷ accepted outcomes, to the nearest nano-USD; nullopt when none was accepted.
-  std::optional<config::NanoUsd> cost_per_accepted() const;
+  std::optional<config::NanoUsd> cost_per_accepted() const {
+    return report::cost_per_accepted(spend, accepted());
+  }
 };
 
 /// Spend against one budget window at the end of the period (an active override's limit

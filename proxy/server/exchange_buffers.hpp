@@ -17,6 +17,7 @@ struct ExchangeBuffers {
 
   std::string upstream_body;   ///< the rewritten request body sent upstream
   std::string response_body;   ///< a buffered (non-streaming) upstream response
+  std::string translated_body; ///< that response in the client's API, when translated
   std::string outgoing_chunk;  ///< SSE events relayed to the client in one write
   std::string scratch;         ///< error bodies and small answers
   metering::SseFramer framer{kMaxSseEventBytes};

@@ -15,6 +15,9 @@
 #include "proxy/api/json_writer.hpp"
 #include "proxy/api/request.hpp"
 #include "proxy/api/rewrite.hpp"
+#include "proxy/api/translate_request.hpp"
+#include "proxy/api/translate_response.hpp"
+#include "proxy/api/translate_stream.hpp"
 #include "proxy/log.hpp"
 #include "proxy/routing/failure.hpp"
 #include "proxy/server/client_writer.hpp"
@@ -34,14 +37,31 @@ bool expects_post(Endpoint endpoint) noexcept {
   return metering::is_metered(endpoint) || endpoint == Endpoint::feedback;
 }
 
-/// Whether a provider kind can answer an endpoint without translation.
-bool serves(config::ProviderKind kind, Endpoint endpoint) noexcept {
+/// How a provider kind can answer an endpoint: in the client's own API, through the
+/// OpenAI chat ⇄ Anthropic messages translation, or not at all (PRODUCT.md §2 step 7).
+enum class Delivery : std::uint8_t { native, translated, impossible };
+
+Delivery delivery(config::ProviderKind kind, Endpoint endpoint) noexcept {
   switch (kind) {
-    case config::ProviderKind::simulated: return true;
-    case config::ProviderKind::anthropic: return endpoint == Endpoint::messages;
-    case config::ProviderKind::openai: return endpoint != Endpoint::messages;
+    case config::ProviderKind::simulated: return Delivery::native;
+    case config::ProviderKind::anthropic:
+      if (endpoint == Endpoint::messages) return Delivery::native;
+      return endpoint == Endpoint::chat_completions ? Delivery::translated : Delivery::impossible;
+    case config::ProviderKind::openai:
+      return endpoint == Endpoint::messages ? Delivery::translated : Delivery::native;
   }
-  return false;
+  return Delivery::impossible;
+}
+
+/// The endpoint whose wire format the provider answers in.
+Endpoint upstream_wire(Endpoint client_endpoint, Delivery how) noexcept {
+  if (how != Delivery::translated) return client_endpoint;
+  return client_endpoint == Endpoint::messages ? Endpoint::chat_completions : Endpoint::messages;
+}
+
+std::int64_t unix_seconds_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 api::ErrorKind upstream_error_kind(config::FailureClass cls) noexcept {
@@ -65,13 +85,16 @@ bool is_event_stream(const http::response_header<>& head) {
 /// response (no retry after that).
 class RelaySink final : public upstream::ResponseSink {
  public:
+  /// `translator`: set when the provider speaks the other API; events are then
+  /// re-encoded in the client's format instead of relayed as they are.
   RelaySink(ClientWriter& client, ExchangeBuffers& buffers, metering::StreamUsageTracker& tracker,
-            std::uint64_t max_response_bytes, bool hide_usage_chunk)
+            std::uint64_t max_response_bytes, bool hide_usage_chunk, api::StreamTranslator* translator)
       : client_(client),
         buffers_(buffers),
         tracker_(tracker),
         max_response_bytes_(max_response_bytes),
-        hide_usage_chunk_(hide_usage_chunk) {}
+        hide_usage_chunk_(hide_usage_chunk),
+        translator_(translator) {}
 
   awaitable<error_code> on_head(const http::response_header<>& head) override {
     head_ = head;
@@ -95,10 +118,14 @@ class RelaySink final : public upstream::ResponseSink {
     metering::SseEvent event;
     while (buffers_.framer.next(bytes, event)) {
       auto disposition = tracker_.observe(event.name, event.data);
+      if (translator_) {
+        if (!translate(event.data, out)) break;
+        continue;
+      }
       if (disposition == metering::EventDisposition::usage_only_chunk && hide_usage_chunk_) continue;
       out.append(event.raw);
     }
-    if (buffers_.framer.failed()) {
+    if (buffers_.framer.failed() || bad_stream_) {
       bad_stream_ = true;
       co_return make_error_code(boost::system::errc::bad_message);
     }
@@ -115,9 +142,17 @@ class RelaySink final : public upstream::ResponseSink {
     out.clear();
     if (buffers_.framer.finish(event)) {
       tracker_.observe(event.name, event.data);
-      out.append(event.raw);
+      if (translator_) {
+        translate(event.data, out);
+      } else {
+        out.append(event.raw);
+      }
     }
-    out.append(buffers_.framer.pending());
+    if (translator_) {
+      translator_->finish(out);
+    } else {
+      out.append(buffers_.framer.pending());
+    }
     error_code ec = co_await send(out);
     if (ec || client_.started()) co_return ec;
     error_code head_ec = co_await client_.begin_stream(head_);
@@ -132,6 +167,17 @@ class RelaySink final : public upstream::ResponseSink {
   std::optional<Clock::time_point> first_byte_at() const noexcept { return first_byte_at_; }
 
  private:
+  /// Re-encodes one upstream event; false when the provider's stream is broken or
+  /// reported an error (a failure that may still fall back if nothing went out).
+  bool translate(std::string_view data, std::string& out) {
+    auto progress = translator_->on_event(data, out);
+    if (!progress || *progress == api::StreamProgress::upstream_error) {
+      bad_stream_ = true;
+      return false;
+    }
+    return true;
+  }
+
   awaitable<error_code> send(std::string_view bytes) {
     if (bytes.empty()) co_return error_code{};
     if (!client_.started()) {
@@ -152,6 +198,7 @@ class RelaySink final : public upstream::ResponseSink {
   metering::StreamUsageTracker& tracker_;
   std::uint64_t max_response_bytes_;
   bool hide_usage_chunk_;
+  api::StreamTranslator* translator_;
   http::response_header<> head_;
   bool streaming_ = false;
   bool too_large_ = false;
@@ -223,7 +270,8 @@ class Exchange {
         started_wall_(std::chrono::system_clock::now()),
         deadline_(started_at_ + limits_.request_timeout),
         client_(stream, parser.get().version(), parser.get().keep_alive(), deadline_),
-        tracker_(worker.usage_extractor(), Endpoint::chat_completions) {}
+        tracker_(worker.usage_extractor(), Endpoint::chat_completions),
+        translator_(worker.translation()) {}
 
   /// The steps, in the order PRODUCT.md §2 documents.
   awaitable<bool> run() {
@@ -402,7 +450,12 @@ class Exchange {
     plan.clear();
     auto now = Clock::now();
     auto eligible = [this](const routing::TargetRuntime& target) {
-      return serves(runtime_.provider(target.provider).spec->kind, endpoint_);
+      switch (delivery(runtime_.provider(target.provider).spec->kind, endpoint_)) {
+        case Delivery::native: return true;
+        case Delivery::translated: return translatable();
+        case Delivery::impossible: return false;
+      }
+      return false;
     };
     auto healthy = [&](const routing::TargetRuntime& target) {
       return runtime_.health().available(target.health_slot, now);
@@ -433,6 +486,10 @@ class Exchange {
       if (eligible(target)) plan.push_back(&target);
     }
     if (plan.empty()) {
+      if (untranslatable_) {
+        error_ = *untranslatable_;
+        return false;
+      }
       return fail(api::ErrorKind::invalid_request,
                   endpoint_ == Endpoint::messages
                       ? "this route has no target that speaks the Anthropic Messages API"
@@ -440,6 +497,18 @@ class Exchange {
                   "model");
     }
     return true;
+  }
+
+  /// Whether this request can be translated for a provider of the other API; checked
+  /// once, and only when a route actually needs it.
+  bool translatable() {
+    if (!translation_checked_) {
+      translation_checked_ = true;
+      const std::string& body = parser_.get().body();
+      untranslatable_ = api::untranslatable_feature(worker_.translation(), endpoint_,
+                                                    simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+    }
+    return !untranslatable_;
   }
 
   static bool contains(const std::vector<const routing::TargetRuntime*>& plan, std::size_t from,
@@ -519,14 +588,19 @@ class Exchange {
   /// One attempt at one target; its outcome is also appended to `attempts_`.
   awaitable<AttemptOutcome> try_target(const routing::TargetRuntime& target) {
     const routing::ProviderRuntime& provider = runtime_.provider(target.provider);
-    bool openai_stream =
-        request_.stream && (endpoint_ == Endpoint::chat_completions || endpoint_ == Endpoint::completions);
-    bool inject_usage = openai_stream && !request_.include_usage_requested;
-    api::rewrite_body(parser_.get().body(), request_, target.model, inject_usage, buffers_.upstream_body);
+    const Delivery how = delivery(provider.spec->kind, endpoint_);
+    const Endpoint wire = upstream_wire(endpoint_, how);
+    bool openai_stream = request_.stream && (wire == Endpoint::chat_completions || wire == Endpoint::completions);
+    bool inject_usage = how == Delivery::native && openai_stream && !request_.include_usage_requested;
+    if (how == Delivery::translated) {
+      translate_request(target);
+    } else {
+      api::rewrite_body(parser_.get().body(), request_, target.model, inject_usage, buffers_.upstream_body);
+    }
 
     upstream::UpstreamRequest call;
     call.provider = &provider;
-    call.endpoint = endpoint_;
+    call.endpoint = wire;
     call.model = target.model;
     call.body = buffers_.upstream_body;
     call.query = query_;
@@ -538,8 +612,14 @@ class Exchange {
     client_.extra_headers().set("x-spendwall-provider", provider.spec->name);
     client_.extra_headers().set("x-spendwall-model", target.model);
 
-    tracker_.reset(endpoint_);
-    RelaySink sink(client_, buffers_, tracker_, provider.spec->max_response_bytes, inject_usage);
+    tracker_.reset(wire);
+    api::StreamTranslator* translator = nullptr;
+    if (how == Delivery::translated && request_.stream) {
+      translator_.start(metering::api_format(wire), request_.model.view(), unix_seconds_now(),
+                        request_.include_usage_requested);
+      translator = &translator_;
+    }
+    RelaySink sink(client_, buffers_, tracker_, provider.spec->max_response_bytes, inject_usage, translator);
     upstream::UpstreamTransport& transport =
         provider.spec->kind == config::ProviderKind::simulated
             ? static_cast<upstream::UpstreamTransport&>(worker_.simulated())
@@ -597,12 +677,14 @@ class Exchange {
     }
     if (!attempt.failure) {
       runtime_.health().record_success(target.health_slot);
-      meter_buffered_response();
+      meter_buffered_response(wire);
     }
-    // A provider's own 4xx (not a fallback class) goes back unchanged.
+    // A provider's own 4xx (not a fallback class) goes back unchanged, in the client's format.
     status_ = attempt.status;
+    std::string_view answer = buffers_.response_body;
+    if (how == Delivery::translated) answer = translate_response(wire, !attempt.failure);
     commit_record();
-    error_code relay_ec = co_await client_.relay(sink.head(), buffers_.response_body);
+    error_code relay_ec = co_await client_.relay(sink.head(), answer);
     if (relay_ec) client_.close_after_response();
     co_return attempt;
   }
@@ -616,16 +698,52 @@ class Exchange {
     if (ec) client_.close_after_response();
   }
 
-  void meter_buffered_response() {
+  /// The request in the other API's format, for a target of the other kind. The
+  /// translation check already passed, so this cannot refuse.
+  void translate_request(const routing::TargetRuntime& target) {
+    const std::string& body = parser_.get().body();
+    simdjson::padded_string_view padded(body.data(), body.size(), body.capacity());
+    if (endpoint_ == Endpoint::chat_completions) {
+      api::openai_chat_to_anthropic_request(worker_.translation(), padded, target.model,
+                                            route_->default_max_output_tokens, buffers_.upstream_body);
+    } else {
+      api::anthropic_to_openai_chat_request(worker_.translation(), padded, target.model, buffers_.upstream_body);
+    }
+  }
+
+  /// A buffered answer of the other API, re-encoded for the client.
+  std::string_view translate_response(Endpoint wire, bool success) {
+    std::string& body = buffers_.response_body;
+    body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+    simdjson::padded_string_view padded(body.data(), body.size(), body.capacity());
+    std::string& out = buffers_.translated_body;
+    out.clear();
+    auto& workspace = worker_.translation();
+    if (!success) {
+      api::translate_error_body(workspace, metering::api_format(wire), status_, body, out);
+      return out;
+    }
+    auto translated = endpoint_ == Endpoint::chat_completions
+                          ? api::anthropic_to_openai_chat_response(workspace, padded, request_.model.view(),
+                                                                   unix_seconds_now(), out)
+                          : api::openai_chat_to_anthropic_response(workspace, padded, request_.model.view(), out);
+    if (!translated) {
+      // The provider's answer is not what its API promises: say so in the client's format.
+      api::write_error_body(format_, translated.error().kind, translated.error().message, {}, out);
+    }
+    return out;
+  }
+
+  void meter_buffered_response(Endpoint wire) {
     std::string& body = buffers_.response_body;
     // The body was read into a std::string whose capacity may lack simdjson's padding.
     body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
     simdjson::padded_string_view padded(body.data(), body.size(), body.capacity());
     auto& extractor = worker_.usage_extractor();
-    if (auto reported = extractor.from_body(endpoint_, padded)) {
+    if (auto reported = extractor.from_body(wire, padded)) {
       usage_ = {*reported, metering::UsageSource::reported};
     } else {
-      auto content_bytes = extractor.content_bytes_of_body(endpoint_, padded);
+      auto content_bytes = extractor.content_bytes_of_body(wire, padded);
       usage_ = {metering::estimate_usage(request_.input.text_bytes, content_bytes), metering::UsageSource::estimated};
     }
     cost_ = metering::cost_nano_usd(usage_.tokens, target_->price);
@@ -888,6 +1006,9 @@ class Exchange {
   api::Tags tags_;
   std::string_view session_;
   bool record_committed_ = false;
+  bool translation_checked_ = false;
+  std::optional<api::ApiError> untranslatable_;
+  api::StreamTranslator translator_;
   std::optional<api::ApiError> error_;
   std::optional<http::status> status_override_;
   bool silent_close_ = false;

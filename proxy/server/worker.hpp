@@ -13,6 +13,7 @@
 #include "metering/metrics_worker.hpp"
 #include "metering/usage.hpp"
 #include "proxy/api/request.hpp"
+#include "proxy/api/translate.hpp"
 #include "proxy/net.hpp"
 #include "proxy/routing/runtime_config.hpp"
 #include "proxy/upstream/http_transport.hpp"
@@ -84,6 +85,7 @@ class Worker {
   metering::WorkerMetrics& metrics() noexcept { return metrics_; }
   /// A general-purpose DOM parser for the small unmetered bodies (feedback).
   simdjson::dom::parser& json_parser() noexcept { return json_parser_; }
+  api::TranslationWorkspace& translation() noexcept { return translation_; }
   /// A new request id (`req_` + 24 hex digits: time, worker, sequence).
   std::string next_request_id();
 
@@ -108,6 +110,7 @@ class Worker {
   ControlPlane control_;
   metering::WorkerMetrics& metrics_;
   simdjson::dom::parser json_parser_;
+  api::TranslationWorkspace translation_;
   std::minstd_rand random_;
   std::uint64_t request_sequence_ = 0;
   std::uint32_t request_prefix_ = 0;

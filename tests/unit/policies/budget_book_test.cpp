@@ -114,8 +114,9 @@ TEST(BudgetBook, RetryAfterNamesTheLatestResetAmongFullWindows) {
   ASSERT_EQ(blocked.action, BudgetAction::block);
   EXPECT_EQ(blocked.window, WindowKind::monthly);
   EXPECT_EQ(blocked.resets_at, utc("2026-03-31T22:00:00Z"));  // Berlin's April
-  EXPECT_EQ(blocked.retry_after_seconds,
-            std::chrono::duration_cast<seconds>(utc("2026-03-31T22:00:00Z") - f.clock.now()).count());
+  EXPECT_EQ(
+      blocked.retry_after_seconds,
+      std::chrono::duration_cast<seconds>(utc("2026-03-31T22:00:00Z") - f.clock.now()).count());
   // Both full: the later reset wins even though the daily window refused first.
   Admission day = f.admit(3 * kUsd);
   ASSERT_EQ(day.action, BudgetAction::admit);
@@ -165,7 +166,7 @@ TEST(BudgetBook, CeilingBlocksEveryActionBeyondLimitTimesCeiling) {
   Fixture f(budget);
   std::vector<Admission> served;
   for (int i = 0; i < 5; ++i) served.push_back(f.admit(2 * kUsd));  // 10: the limit
-  served.push_back(f.admit(2 * kUsd));                                 // 12: alert
+  served.push_back(f.admit(2 * kUsd));                              // 12: alert
   for (const Admission& admission : served) ASSERT_TRUE(admission.admitted());
   EXPECT_EQ(served.back().action, BudgetAction::alert);
   const Admission blocked = f.admit(1 * kUsd);  // 13 > 12.5
@@ -335,7 +336,8 @@ TEST(BudgetBook, ReloadKeepsStateByNameAndAppliesNewRules) {
 
   config::BudgetSpec tighter = daily_budget(5 * kUsd);
   tighter.timezone = "America/New_York";
-  f.book.apply(config_of({workflow(std::string(kName), tighter), workflow("new-one", daily_budget(kUsd))}));
+  f.book.apply(
+      config_of({workflow(std::string(kName), tighter), workflow("new-one", daily_budget(kUsd))}));
   ASSERT_EQ(f.book.find(kName), &f.state);  // same state object
   WindowView window = f.window();
   EXPECT_EQ(window.spent, 4 * kUsd);
@@ -374,10 +376,13 @@ TEST(BudgetBook, RestoresSpendAndSessionsFromTheLedger) {
   budget.monthly = 100 * kUsd;
   budget.session_cap = 2 * kUsd;
   Fixture f(budget);
-  EXPECT_TRUE(f.book.restore_spend(kName, WindowKind::daily, utc("2026-03-10T00:00:00Z"), 7 * kUsd));
-  EXPECT_TRUE(f.book.restore_spend(kName, WindowKind::monthly, utc("2026-03-01T00:00:00Z"), 70 * kUsd));
+  EXPECT_TRUE(
+      f.book.restore_spend(kName, WindowKind::daily, utc("2026-03-10T00:00:00Z"), 7 * kUsd));
+  EXPECT_TRUE(
+      f.book.restore_spend(kName, WindowKind::monthly, utc("2026-03-01T00:00:00Z"), 70 * kUsd));
   EXPECT_FALSE(f.book.restore_spend(kName, WindowKind::daily, utc("2026-03-09T00:00:00Z"), kUsd));
-  EXPECT_FALSE(f.book.restore_spend("unknown", WindowKind::daily, utc("2026-03-10T00:00:00Z"), kUsd));
+  EXPECT_FALSE(
+      f.book.restore_spend("unknown", WindowKind::daily, utc("2026-03-10T00:00:00Z"), kUsd));
   EXPECT_TRUE(f.book.restore_session(kName, "run-42", 2 * kUsd, f.clock.now() - hours(1)));
   EXPECT_EQ(f.window().spent, 7 * kUsd);
   EXPECT_EQ(f.window(WindowKind::monthly).spent, 70 * kUsd);
@@ -471,16 +476,24 @@ TEST(BudgetBookConcurrency, FaultStormLeavesNoReservationBehind) {
       for (int i = 0; i < kRequestsPerThread; ++i) {
         const NanoUsd amount = static_cast<NanoUsd>(random() % (2 * kUsd));
         const std::string session = "s" + std::to_string(random() % 300);
-        Admission admission = f.admit(amount, random() % 2 ? std::string_view(session) : "",
-                                      amount / 4);
+        Admission admission =
+            f.admit(amount, random() % 2 ? std::string_view(session) : "", amount / 4);
         if (!admission.admitted()) continue;
         const NanoUsd reserved = admission.reservation.amount();
         NanoUsd actual = 0;
         switch (random() % 4) {
-          case 0: actual = 0; break;                                    // failed upstream
-          case 1: actual = reserved; break;                             // used it all
-          case 2: actual = static_cast<NanoUsd>(random() % (reserved + 1)); break;
-          case 3: slow.push_back(admission.reservation); continue;      // settles later
+          case 0:
+            actual = 0;
+            break;  // failed upstream
+          case 1:
+            actual = reserved;
+            break;  // used it all
+          case 2:
+            actual = static_cast<NanoUsd>(random() % (reserved + 1));
+            break;
+          case 3:
+            slow.push_back(admission.reservation);
+            continue;  // settles later
         }
         f.book.settle(admission.reservation, actual);
         settled += actual;
@@ -509,7 +522,8 @@ TEST(BudgetBookConcurrency, FaultStormLeavesNoReservationBehind) {
   }
   // Every settlement lands in the month (the clock stays in March).
   EXPECT_EQ(view->windows[1].spent, settled.load());
-  f.book.sessions().for_each([](const SessionTable::Entry& entry) { EXPECT_EQ(entry.reserved, 0); });
+  f.book.sessions().for_each(
+      [](const SessionTable::Entry& entry) { EXPECT_EQ(entry.reserved, 0); });
 }
 
 }  // namespace

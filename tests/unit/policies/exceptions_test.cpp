@@ -43,7 +43,9 @@ config::OverrideSpec launch(TimePoint from, TimePoint until) {
 /// A book and a detector over one workflow, driven like the control thread drives them.
 struct Scenario {
   explicit Scenario(config::WorkflowPolicy policy, TimePoint start = at("2026-12-02T08:00:00Z"))
-      : clock(start), config(config_of({std::move(policy)})), book(config, clock),
+      : clock(start),
+        config(config_of({std::move(policy)})),
+        book(config, clock),
         detector(config, clock) {}
 
   /// A request that costs `cost`, admitted, settled and recorded.
@@ -257,7 +259,8 @@ TEST(ExceptionDetector, FallbackSurgeOverRatioAndMinRequests) {
   cheap.fell_back = 20;
   steady.requests = 1200;  // 10 %
   steady.fell_back = 20;
-  for (RouteTraffic* traffic : {&chat, &cheap, &steady}) s.detector.record_route_traffic(*traffic, now);
+  for (RouteTraffic* traffic : {&chat, &cheap, &steady})
+    s.detector.record_route_traffic(*traffic, now);
   const auto events = s.tick();
   ASSERT_EQ(kinds(events), std::vector<ExceptionKind>{ExceptionKind::fallback_surge});
   const auto* details = std::get_if<FallbackSurgeDetails>(&events[0].details);

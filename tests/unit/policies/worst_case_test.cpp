@@ -68,14 +68,15 @@ TEST(WorstCaseCost, NegativePricesCountAsZeroAndHugeOnesSaturate) {
 
 TEST(ReservationPrices, TakesTheHighestSideAmongTargets) {
   ReservationPrices prices;
-  prices.include(price(2'500'000'000, 10'000'000'000))                             // gpt-4o
+  prices
+      .include(price(2'500'000'000, 10'000'000'000))                                 // gpt-4o
       .include(price(3'000'000'000, 15'000'000'000, /*cache_write=*/3'750'000'000))  // sonnet
       .include(price(150'000'000, 600'000'000, -1, /*reasoning=*/20'000'000'000));   // odd mini
   EXPECT_EQ(prices.input_side, 3'750'000'000);
   EXPECT_EQ(prices.output_side, 20'000'000'000);
-  EXPECT_EQ(worst_case_cost(InputSize{.text_bytes = 400}, 100, 1500, prices),
-            worst_case_cost(InputSize{.text_bytes = 400}, 100, 1500, 3'750'000'000,
-                            20'000'000'000));
+  EXPECT_EQ(
+      worst_case_cost(InputSize{.text_bytes = 400}, 100, 1500, prices),
+      worst_case_cost(InputSize{.text_bytes = 400}, 100, 1500, 3'750'000'000, 20'000'000'000));
 }
 
 // The bound holds for any usage a target can bill within it: whatever mix of cached,
