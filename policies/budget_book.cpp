@@ -71,10 +71,6 @@ constexpr std::size_t kNoWindow = kWindowKindCount;
 
 std::size_t index_of(WindowKind kind) noexcept { return static_cast<std::size_t>(kind); }
 
-std::string_view timezone_of(const config::WorkflowPolicy& policy) noexcept {
-  return policy.budget ? std::string_view(policy.budget->timezone) : std::string_view("UTC");
-}
-
 template <class Spec>
 std::optional<NanoUsd> limit_of(const Spec& spec, WindowKind kind) noexcept {
   return kind == WindowKind::daily ? spec.daily : spec.monthly;
@@ -102,13 +98,6 @@ book_detail::EffectiveLimit effective_limit(const WorkflowBudget& workflow, Wind
   result.limit = std::max<NanoUsd>(*limit, 0);
   if (budget && budget->ceiling) result.ceiling_limit = scale(result.limit, *budget->ceiling);
   return result;
-}
-
-WindowBounds bounds_at(const WorkflowBudget& workflow, WindowKind kind, TimePoint now) {
-  // The config check only accepts zones of the tz database; UTC is the fallback should the
-  // database have changed under a running process.
-  if (auto bounds = window_bounds(kind, timezone_of(workflow.policy), now)) return *bounds;
-  return *window_bounds(kind, "UTC", now);
 }
 
 std::int64_t seconds_of(Seconds time) noexcept { return time.time_since_epoch().count(); }
@@ -215,6 +204,15 @@ std::uint64_t random_seed() {
 
 }  // namespace
 
+std::string_view budget_timezone(const config::WorkflowPolicy& policy) noexcept {
+  return policy.budget ? std::string_view(policy.budget->timezone) : std::string_view("UTC");
+}
+
+WindowBounds workflow_window(const config::WorkflowPolicy& policy, WindowKind kind, TimePoint at) {
+  if (auto bounds = window_bounds(kind, budget_timezone(policy), at)) return *bounds;
+  return *window_bounds(kind, "UTC", at);
+}
+
 std::string_view to_string(BudgetAction action) noexcept {
   switch (action) {
     case BudgetAction::admit:
@@ -229,6 +227,22 @@ std::string_view to_string(BudgetAction action) noexcept {
       return "session_block";
   }
   return "admit";
+}
+
+std::string_view budget_action_label(BudgetAction action) noexcept {
+  switch (action) {
+    case BudgetAction::admit:
+      return "none";
+    case BudgetAction::downgrade:
+      return "downgraded";
+    case BudgetAction::alert:
+      return "alerted";
+    case BudgetAction::block:
+      return "blocked";
+    case BudgetAction::session_block:
+      return "session_blocked";
+  }
+  return "none";
 }
 
 std::string_view to_string(RefusalCause cause) noexcept {
@@ -402,7 +416,7 @@ WorkflowBudget& BudgetBook::workflow_state(const config::WorkflowPolicy& policy)
 
 void BudgetBook::configure(WorkflowBudget& workflow, const config::WorkflowPolicy& policy) {
   const bool configured_before = !workflow.policy.name.empty();
-  const std::string old_timezone(timezone_of(workflow.policy));
+  const std::string old_timezone(budget_timezone(workflow.policy));
   workflow.policy = policy;
   workflow.present = true;
   const auto& budget = policy.budget;
@@ -412,14 +426,14 @@ void BudgetBook::configure(WorkflowBudget& workflow, const config::WorkflowPolic
   workflow.session_cap.store(
       budget && budget->session_cap ? std::max<NanoUsd>(*budget->session_cap, 0) : 0,
       std::memory_order_relaxed);
-  if (configured_before && old_timezone != timezone_of(policy)) {
+  if (configured_before && old_timezone != budget_timezone(policy)) {
     // Same spend, new bounds: the current windows are re-cut in the new zone.
     const TimePoint now = clock_.now();
     for (const WindowKind kind : kWindowKinds) {
       BudgetWindow& window = workflow.windows[index_of(kind)];
       WindowSlot& slot = window.slots[window.current.load(std::memory_order_relaxed)];
       if (slot.generation == 0) continue;
-      slot.bounds = bounds_at(workflow, kind, now);
+      slot.bounds = workflow_window(workflow.policy, kind, now);
       slot.end_seconds.store(seconds_of(slot.bounds.end), std::memory_order_relaxed);
     }
   }
@@ -489,7 +503,7 @@ void BudgetBook::roll_workflow(WorkflowBudget& workflow, TimePoint now) {
     }
     WindowSlot& fresh = window.slots[chosen];
     fresh.ledger.reset();
-    fresh.bounds = bounds_at(workflow, kind, now);
+    fresh.bounds = workflow_window(workflow.policy, kind, now);
     fresh.generation = ++window.opened;
     fresh.limit.store(limits.limit, std::memory_order_relaxed);
     fresh.ceiling_limit.store(limits.ceiling_limit, std::memory_order_relaxed);
@@ -543,7 +557,7 @@ WorkflowBudgetView BudgetBook::make_view(const WorkflowBudget& workflow,
   view.contact = policy.contact;
   view.review = policy.review;
   view.decisions = policy.decisions;
-  view.timezone = timezone_of(policy);
+  view.timezone = budget_timezone(policy);
   if (const auto& budget = policy.budget) {
     view.has_budget = true;
     view.on_exceeded = budget->on_exceeded;

@@ -23,9 +23,16 @@
 /// Thread-safety, per member: `admit`, `settle` and `remaining` are for worker threads:
 /// lock-free, allocation-free, any number at once, and concurrent with the control-thread
 /// members. Every other member (construction, `apply`, `roll`, `find`, `restore_*`,
-/// `views`, `view`, `session_view`) belongs to one control thread. Design notes:
-/// policies/DESIGN.md.
+/// `views`, `view`, `session_view`) belongs to one control thread. The free functions are
+/// pure. Design notes: policies/DESIGN.md.
 namespace spendwall::policies {
+
+/// The zone a workflow's windows are cut in: its budget's `timezone`, UTC without a budget.
+std::string_view budget_timezone(const config::WorkflowPolicy& policy) noexcept;
+
+/// The `kind` window of `policy` that holds `at`. Falls back to UTC should the zone have left
+/// the tz database since the config was checked (the check accepts only known zones).
+WindowBounds workflow_window(const config::WorkflowPolicy& policy, WindowKind kind, TimePoint at);
 
 /// A workflow's budget state, owned by its BudgetBook and opaque outside it. The pointer
 /// `BudgetBook::find` returns stays valid for the book's life, across reloads (a
@@ -36,6 +43,9 @@ struct WorkflowBudget;
 /// alerted, blocked, session_blocked).
 enum class BudgetAction : std::uint8_t { admit, downgrade, alert, block, session_block };
 std::string_view to_string(BudgetAction action) noexcept;
+/// The ledger record's `budget_action` and the `action` label of
+/// `spendwall_budget_actions_total`: none, downgraded, alerted, blocked, session_blocked.
+std::string_view budget_action_label(BudgetAction action) noexcept;
 
 /// Why a request was not admitted as it came.
 enum class RefusalCause : std::uint8_t {
@@ -219,7 +229,8 @@ class BudgetBook {
   /// ended at `now` (fresh counters), starts and ends overrides (the limit of the current
   /// window follows at once), and forgets sessions idle for `session_idle_expiry`.
   /// A window whose every spare slot still holds reservations (requests older than a whole
-  /// window) is not rolled yet: `deferred_rollovers` counts it and a later call retries.
+  /// window) is not rolled yet: `deferred_rollovers` counts the call and a later one
+  /// retries. Windows only move forward: a clock stepping back keeps the current window.
   void roll(TimePoint now);
 
   /// Spend settled before a restart, summed from the durable ledger for the window of
@@ -240,7 +251,7 @@ class BudgetBook {
   std::optional<SessionView> session_view(std::string_view workflow,
                                           std::string_view session_id) const;
 
-  /// Rollovers put off because no slot was free (see `roll`).
+  /// Calls of `roll` that had to put a rollover off because no slot was free.
   std::uint64_t deferred_rollovers() const noexcept { return deferred_rollovers_; }
   const SessionTable& sessions() const noexcept { return sessions_; }
 

@@ -31,10 +31,6 @@ std::string percent_text(double fraction) {
   return text;
 }
 
-std::string_view timezone_of(const config::WorkflowPolicy& policy) {
-  return policy.budget ? std::string_view(policy.budget->timezone) : std::string_view("UTC");
-}
-
 std::int64_t seconds_since_epoch(TimePoint at) {
   return std::chrono::floor<seconds>(at).time_since_epoch().count();
 }
@@ -176,22 +172,6 @@ std::string default_next_action(const BudgetException& event, const WorkflowBudg
          owner + " must decide what happens next.";
 }
 
-std::string_view past_tense(BudgetAction action) {
-  switch (action) {
-    case BudgetAction::admit:
-      return "none";
-    case BudgetAction::downgrade:
-      return "downgraded";
-    case BudgetAction::alert:
-      return "alerted";
-    case BudgetAction::block:
-      return "blocked";
-    case BudgetAction::session_block:
-      return "session_blocked";
-  }
-  return "none";
-}
-
 void write_override(const config::OverrideSpec& spec, metering::JsonWriter& json) {
   json.begin_object();
   json.key("name").string(spec.name);
@@ -211,7 +191,7 @@ struct DetailsWriter {
 
   void operator()(std::monostate) const {}
   void operator()(const ExceededDetails& details) const {
-    json.key("action").string(past_tense(details.action));
+    json.key("action").string(budget_action_label(details.action));
     json.key("beyond_ceiling").boolean(details.beyond_ceiling);
   }
   void operator()(const SpikeDetails& details) const {
@@ -365,7 +345,7 @@ void ExceptionDetector::apply(const config::ConfigSnapshot& config) {
   alerts_ = config.alerts;
   for (const config::WorkflowPolicy& policy : config.workflows) {
     WorkflowTrack& workflow = track(policy.name);
-    if (timezone_of(workflow.policy) != timezone_of(policy)) workflow.breakdowns = {};
+    if (budget_timezone(workflow.policy) != budget_timezone(policy)) workflow.breakdowns = {};
     workflow.policy = policy;
     if (spike_changed) workflow.series.reset();
   }
@@ -388,14 +368,12 @@ void ExceptionDetector::record_spend(const SpendEvent& event) {
   }
   workflow.series->add(event.at, event.cost);
 
-  const std::string_view timezone = timezone_of(workflow.policy);
   for (const WindowKind kind : kWindowKinds) {
     Breakdown& breakdown = workflow.breakdowns[static_cast<std::size_t>(kind)];
     const auto at = std::chrono::floor<seconds>(event.at);
     if (at < breakdown.bounds.start) continue;  // an older window than the one kept
     if (at >= breakdown.bounds.end) {
-      const auto bounds = window_bounds(kind, timezone, event.at);
-      breakdown = Breakdown{bounds.value_or(*window_bounds(kind, "UTC", event.at)), {}};
+      breakdown = Breakdown{workflow_window(workflow.policy, kind, event.at), {}};
     }
     auto provider = breakdown.providers.find(event.provider);
     if (provider == breakdown.providers.end()) {

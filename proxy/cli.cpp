@@ -4,8 +4,10 @@
 #include <openssl/rand.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -13,6 +15,7 @@
 #include "config/build_info.hpp"
 #include "config/loader.hpp"
 #include "config/quickstart.hpp"
+#include "metering/report/render.hpp"
 #include "proxy/log.hpp"
 #include "proxy/routing/runtime_config.hpp"
 #include "proxy/server/server.hpp"
@@ -24,16 +27,25 @@ constexpr std::string_view kUsage =
     "usage:\n"
     "  spendwall serve [-c FILE]        run the proxy (no FILE: the embedded quickstart config)\n"
     "  spendwall check -c FILE          validate a config; exit 0, or 1 with every error\n"
+    "  spendwall report -c FILE [--since 7d|RFC3339] [--until RFC3339]\n"
+    "      [--by workflow|owner|provider|model|route] [--format table|csv|json|html] [-o FILE]\n"
+    "                                   spend review from the ledger (read-only)\n"
     "  spendwall keys new --workflow NAME   print a new client key and its YAML hash line\n"
     "  spendwall version\n";
 
 struct Options {
   std::optional<std::string> config_path;
   std::optional<std::string> workflow;
+  // report
+  std::optional<std::string> since;
+  std::optional<std::string> until;
+  std::optional<std::string> by;
+  std::optional<std::string> format;
+  std::optional<std::string> output;
   bool bad = false;
 };
 
-Options parse_options(std::span<const std::string_view> args) {
+Options parse_options(std::span<const std::string_view> args, bool report_flags = false) {
   Options options;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
@@ -42,6 +54,15 @@ Options parse_options(std::span<const std::string_view> args) {
       options.config_path = std::string(args[++i]);
     } else if (arg == "--workflow" && has_value) {
       options.workflow = std::string(args[++i]);
+    } else if (report_flags && has_value &&
+               (arg == "--since" || arg == "--until" || arg == "--by" || arg == "--format" ||
+                arg == "-o" || arg == "--output")) {
+      std::optional<std::string>& field = arg == "--since"    ? options.since
+                                          : arg == "--until"  ? options.until
+                                          : arg == "--by"     ? options.by
+                                          : arg == "--format" ? options.format
+                                                              : options.output;
+      field = std::string(args[++i]);
     } else {
       std::fprintf(stderr, "spendwall: unexpected argument '%.*s'\n", static_cast<int>(arg.size()), arg.data());
       options.bad = true;
@@ -91,6 +112,52 @@ int serve(const Options& options) {
   return server.run();
 }
 
+int report(const Options& options) {
+  namespace spend_report = metering::report;
+  const auto usage_error = [](const std::string& message) {
+    std::fprintf(stderr, "spendwall report: %s\n", message.c_str());
+    return 2;
+  };
+  if (!options.config_path) return usage_error("-c FILE is required");
+  const auto by = spend_report::parse_group_by(options.by.value_or("workflow"));
+  if (!by) return usage_error("--by must be workflow, owner, provider, model or route");
+  const auto format = spend_report::parse_report_format(options.format.value_or("table"));
+  if (!format) return usage_error("--format must be table, csv, json or html");
+  std::string error;
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const auto period = spend_report::parse_period(options.since, options.until, now, error);
+  if (!period) return usage_error(error);
+
+  config::LoadResult loaded = load(options.config_path);
+  if (!loaded.ok()) {
+    print_diagnostics(loaded);
+    std::fprintf(stderr, "%s: %zu error(s)\n", options.config_path->c_str(), loaded.error_count());
+    return 1;
+  }
+  const auto database = spend_report::sqlite_ledger_path(loaded.snapshot->ledger, error);
+  // Budget windows are UTC until this binary links the tz-aware policies calendar.
+  spend_report::ReportResult result =
+      database ? spend_report::build_report(*loaded.snapshot, *database, {*period, *by, {}})
+               : spend_report::ReportResult{std::nullopt, error};
+  if (!result.report) {
+    std::fprintf(stderr, "spendwall report: %s\n", result.error.c_str());
+    return 1;
+  }
+  const std::string text = spend_report::render(*result.report, *format);
+  if (!options.output) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : 1;
+  }
+  std::ofstream out(*options.output, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    std::fprintf(stderr, "spendwall report: cannot write %s\n", options.output->c_str());
+    return 1;
+  }
+  return 0;
+}
+
 std::string to_hex(const unsigned char* bytes, std::size_t size) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string hex;
@@ -137,8 +204,9 @@ int run(std::span<const std::string_view> args) {
     Options options = parse_options(args.subspan(2));
     return options.bad ? 2 : new_key(options);
   }
-  Options options = parse_options(args.subspan(1));
+  Options options = parse_options(args.subspan(1), command == "report");
   if (options.bad) return 2;
+  if (command == "report") return report(options);
   if (command == "serve") return serve(options);
   if (command == "check") return check(options);
   std::fputs(kUsage.data(), stderr);

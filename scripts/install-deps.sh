@@ -10,7 +10,9 @@ packages=(
   libssl-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libhowardhinnant-date-dev
-  prometheus  # promtool, for the `promtool check metrics` test
+  prometheus  # promtool: `promtool check metrics`, and the deploy tests' rule and config checks
+  yamllint    # the deploy tests lint deploy/*.yaml
+  chromium fonts-dejavu-core  # headless screenshot test of the `spendwall report` HTML page
   openssl ca-certificates curl tzdata
   python3 python3-pytest python3-yaml
   nodejs npm

@@ -123,6 +123,9 @@ class Ledger {
   virtual std::optional<RequestRecord> find(std::string_view id) = 0;
   /// Count and Σ cost of every record appended before the call.
   virtual Totals totals() = 0;
+  /// Count and Σ cost of one workflow's records that started at or after `since`: what
+  /// rebuilds a budget window's spend at start.
+  virtual Totals totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) = 0;
   /// Records the feedback `outcome` of request `id` on behalf of `workflow`; an existing
   /// outcome is overwritten only when `replace` is set.
   virtual OutcomeResult set_outcome(std::string_view id, std::string_view workflow,

@@ -72,6 +72,17 @@ Totals MemoryLedger::totals() {
   return totals;
 }
 
+Totals MemoryLedger::totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) {
+  const std::lock_guard lock(store_->mutex);
+  Totals totals;
+  for (const auto& [id, record] : store_->records) {
+    if (record.workflow != workflow || record.started_at < since) continue;
+    ++totals.records;
+    totals.cost += record.cost;
+  }
+  return totals;
+}
+
 OutcomeResult MemoryLedger::set_outcome(std::string_view id, std::string_view workflow,
                                         const Outcome& outcome, bool replace) {
   const std::lock_guard lock(store_->mutex);

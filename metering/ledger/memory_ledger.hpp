@@ -29,6 +29,7 @@ class MemoryLedger final : public Ledger {
   bool flush() override { return true; }
   std::optional<RequestRecord> find(std::string_view id) override;
   Totals totals() override;
+  Totals totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) override;
   OutcomeResult set_outcome(std::string_view id, std::string_view workflow, const Outcome& outcome,
                             bool replace) override;
   bool writable() const noexcept override { return true; }

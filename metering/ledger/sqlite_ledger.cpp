@@ -230,6 +230,9 @@ bool SqliteLedger::open_store(std::string& error) {
        "UPDATE requests SET outcome = ?, outcome_score = ?, outcome_note = ?, outcome_at_us = ? "
        "WHERE id = ?"},
       {&select_totals_, "SELECT COUNT(*), COALESCE(SUM(cost_nano_usd), 0) FROM requests"},
+      {&select_workflow_totals_,
+       "SELECT COUNT(*), COALESCE(SUM(cost_nano_usd), 0) FROM requests "
+       "WHERE workflow = ? AND started_at_us >= ?"},
       {&delete_expired_,
        "DELETE FROM requests WHERE rowid IN "
        "(SELECT rowid FROM requests WHERE started_at_us < ? LIMIT ?)"},
@@ -341,6 +344,21 @@ Totals SqliteLedger::totals() {
   StatementUse query(select_totals_);
   if (query->step() != SQLITE_ROW) {
     report(db_.error_message("ledger totals query failed"));
+    return {};
+  }
+  Totals totals;
+  totals.records = static_cast<std::uint64_t>(query->column_int64());
+  totals.cost = query->column_int64();
+  return totals;
+}
+
+Totals SqliteLedger::totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) {
+  const std::lock_guard lock(mutex_);
+  drain();
+  StatementUse query(select_workflow_totals_);
+  query->bind(workflow).bind(to_unix_micros(since));
+  if (query->step() != SQLITE_ROW) {
+    report(db_.error_message("ledger workflow totals query failed"));
     return {};
   }
   Totals totals;

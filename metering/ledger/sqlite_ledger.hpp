@@ -56,6 +56,7 @@ class SqliteLedger final : public Ledger {
   bool flush() override;
   std::optional<RequestRecord> find(std::string_view id) override;
   Totals totals() override;
+  Totals totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) override;
   OutcomeResult set_outcome(std::string_view id, std::string_view workflow, const Outcome& outcome,
                             bool replace) override;
   bool writable() const noexcept override { return writable_.load(std::memory_order_relaxed); }
@@ -121,6 +122,7 @@ class SqliteLedger final : public Ledger {
   SqliteStatement select_ownership_;
   SqliteStatement update_outcome_;
   SqliteStatement select_totals_;
+  SqliteStatement select_workflow_totals_;
   SqliteStatement delete_expired_;
 
   std::map<std::string, SegmentCursor> cursors_;  ///< by file name

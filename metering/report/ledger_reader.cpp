@@ -142,8 +142,9 @@ bool LedgerReader::open(const std::string& path, std::string& error) {
   in_transaction_ = true;
 
   SqliteStatement probe;
-  if (!probe.prepare(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'requests'",
-                     detail) ||
+  if (!probe.prepare(
+          db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'requests'",
+          detail) ||
       probe.step() != SQLITE_ROW) {
     error = "cannot read the ledger database " + path + ": " +
             (detail.empty() ? std::string(sqlite3_errmsg(db_)) : detail);
@@ -273,9 +274,8 @@ void LedgerReader::read_exceptions(std::vector<ExceptionEntry>& out, std::string
   const bool has_micros = columns.contains("at_us");
   const std::string time = has_micros ? std::string("at_us") : field("at");
   const std::string sql = "SELECT " + field("id") + ", " + field("kind") + ", " +
-                          field("workflow") + ", " + field("owner") + ", " +
-                          field("next_action") + ", typeof(" + time + "), " + time +
-                          " FROM exceptions";
+                          field("workflow") + ", " + field("owner") + ", " + field("next_action") +
+                          ", typeof(" + time + "), " + time + " FROM exceptions";
 
   SqliteStatement select;
   std::string error;

@@ -33,8 +33,9 @@ void append_record(const std::vector<std::string>& fields, std::string& out) {
 }  // namespace
 
 std::string render_csv(const Report& report) {
-  // Every grouping has the same columns, so files of several runs stack in one sheet.
-  std::vector<std::string> header{std::string(to_string(report.by)),
+  // Every grouping has the same columns (the key is `key`, as in JSON), so files of several
+  // runs stack in one sheet.
+  std::vector<std::string> header{"key",
                                   "owner",
                                   "review",
                                   "requests",

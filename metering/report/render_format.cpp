@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 
 #include "config/units.hpp"
 
@@ -17,70 +18,101 @@ config::NanoUsd round_to(config::NanoUsd value, config::NanoUsd step) {
   return rounded * step;
 }
 
-std::vector<std::string> figures(const Report& report, const std::string& key,
-                                 const std::optional<std::string>& owner,
-                                 const std::optional<std::string>& review, const Traffic& traffic,
-                                 const ReportRow* row, std::string_view absent) {
-  const bool people = has_people(report.by);
-  std::vector<std::string> cells{key};
-  if (report.by == GroupBy::workflow) cells.push_back(owner.value_or(std::string(absent)));
-  if (people) cells.push_back(review.value_or(std::string(absent)));
-  cells.push_back(count(traffic.requests));
-  cells.push_back(count(input_tokens(traffic.tokens)));
-  cells.push_back(count(output_tokens(traffic.tokens)));
-  cells.push_back(usd(traffic.spend, absent));
-  cells.push_back(usd(traffic.previous_spend, absent));
-  cells.push_back(percent(traffic.change(), true, absent));
-  cells.push_back(percent(traffic.fallback_share(), false, absent));
-  cells.push_back(percent(traffic.estimated_share(), false, absent));
-  for (const std::string& outcome : report.outcome_names) {
-    cells.push_back(count(traffic.outcome_count(outcome)));
-  }
-  cells.push_back(usd(traffic.cost_per_accepted(), absent));
-  if (people) {
-    // Budgets are per workflow: the totals line leaves them blank.
-    for (BudgetWindow window : {BudgetWindow::daily, BudgetWindow::monthly}) {
-      cells.push_back(row == nullptr ? "" : percent(utilization(*row, window), false, absent));
-    }
-    cells.push_back(count(row == nullptr ? report.exceptions.size() : row->exceptions.size()));
-  }
-  return cells;
-}
-
 }  // namespace
 
 TableLayout table_layout(const Report& report, std::string_view absent) {
+  // One definition per column: its header and how a row (or the totals, row == nullptr)
+  // fills it, so that titles and cells cannot drift apart.
+  using Cell = std::function<std::string(const Traffic&, const ReportRow*)>;
+  struct Definition {
+    TableColumn column;
+    Cell cell;
+  };
+  const std::string none(absent);
   const bool people = has_people(report.by);
-  TableLayout layout;
-  layout.header.emplace_back(key_title(report.by));
-  if (report.by == GroupBy::workflow) layout.header.emplace_back("Owner");
-  if (people) layout.header.emplace_back("Review");
-  layout.text_columns = layout.header.size();
-  for (const char* title : {"Requests", "In tokens", "Out tokens", "Spend USD", "Previous USD",
-                            "Change", "Fallbacks", "Estimated"}) {
-    layout.header.emplace_back(title);
+  std::vector<Definition> columns;
+  const auto add = [&](std::string title, unsigned views, Cell cell, bool text = false,
+                       bool change = false) {
+    columns.push_back({{std::move(title), text, change, views}, std::move(cell)});
+  };
+
+  add(
+      std::string(key_title(report.by)), kBothViews,
+      [](const Traffic&, const ReportRow* row) { return row ? row->key : "Total"; }, true);
+  if (report.by == GroupBy::workflow) {
+    add(
+        "Owner", kSpendView,
+        [none](const Traffic&, const ReportRow* row) {
+          return row ? row->owner.value_or(none) : "";
+        },
+        true);
   }
+  if (people) {
+    add(
+        "Review", kSpendView,
+        [none](const Traffic&, const ReportRow* row) {
+          return row ? row->review.value_or(none) : "";
+        },
+        true);
+  }
+  add("Requests", kBothViews, [](const Traffic& t, const ReportRow*) { return count(t.requests); });
+  add("In tokens", kSpendView,
+      [](const Traffic& t, const ReportRow*) { return count(input_tokens(t.tokens)); });
+  add("Out tokens", kSpendView,
+      [](const Traffic& t, const ReportRow*) { return count(output_tokens(t.tokens)); });
+  add("Spend USD", kSpendView,
+      [none](const Traffic& t, const ReportRow*) { return usd(t.spend, none); });
+  add("Previous USD", kSpendView,
+      [none](const Traffic& t, const ReportRow*) { return usd(t.previous_spend, none); });
+  add(
+      "Change", kSpendView,
+      [none](const Traffic& t, const ReportRow*) { return percent(t.change(), true, none); }, false,
+      true);
+  add("Fallbacks", kQualityView, [none](const Traffic& t, const ReportRow*) {
+    return percent(t.fallback_share(), false, none);
+  });
+  add("Estimated", kQualityView, [none](const Traffic& t, const ReportRow*) {
+    return percent(t.estimated_share(), false, none);
+  });
   for (const std::string& outcome : report.outcome_names) {
     std::string title = outcome;
-    if (!title.empty()) title[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(title[0])));
-    layout.header.push_back(std::move(title));
-  }
-  layout.header.emplace_back("USD/accepted");
-  if (people) {
-    for (const char* title : {"Daily budget", "Monthly budget", "Exceptions"}) {
-      layout.header.emplace_back(title);
+    if (!title.empty()) {
+      title[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(title[0])));
     }
+    add(std::move(title), kQualityView,
+        [outcome](const Traffic& t, const ReportRow*) { return count(t.outcome_count(outcome)); });
   }
-  for (const ReportRow& row : report.rows) {
-    layout.rows.push_back(
-        figures(report, row.key, row.owner, row.review, row.traffic, &row, absent));
+  add("USD/accepted", kQualityView,
+      [none](const Traffic& t, const ReportRow*) { return usd(t.cost_per_accepted(), none); });
+  if (people) {
+    // Budgets are per workflow: the totals line leaves them blank.
+    for (BudgetWindow window : {BudgetWindow::daily, BudgetWindow::monthly}) {
+      add(window == BudgetWindow::daily ? "Daily budget" : "Monthly budget", kSpendView,
+          [none, window](const Traffic&, const ReportRow* row) {
+            return row ? percent(utilization(*row, window), false, none) : "";
+          });
+    }
+    add("Exceptions", kSpendView, [&report](const Traffic&, const ReportRow* row) {
+      return count(row ? row->exceptions.size() : report.exceptions.size());
+    });
   }
-  layout.totals = figures(report, "Total", "", "", report.totals, nullptr, absent);
+
+  TableLayout layout;
+  for (const Definition& definition : columns) layout.columns.push_back(definition.column);
+  const auto cells = [&](const Traffic& traffic, const ReportRow* row) {
+    std::vector<std::string> line;
+    for (const Definition& definition : columns) line.push_back(definition.cell(traffic, row));
+    return line;
+  };
+  for (const ReportRow& row : report.rows) layout.rows.push_back(cells(row.traffic, &row));
+  layout.totals = cells(report.totals, nullptr);
   return layout;
 }
 
 std::string percent(std::optional<double> ratio, bool signed_change, std::string_view absent) {
   if (!ratio || !std::isfinite(*ratio)) return std::string(absent);
+  // A share that rounds to zero is still not nothing.
+  if (!signed_change && *ratio > 0 && *ratio < 0.0005) return "<0.1%";
   char text[32];
   std::snprintf(text, sizeof text, signed_change ? "%+.1f%%" : "%.1f%%", *ratio * 100.0);
   return text;

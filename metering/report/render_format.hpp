@@ -12,7 +12,8 @@
 /// Thread-safety: pure functions.
 namespace spendwall::metering::report::format {
 
-/// `37.3%`, or `+37.3%` with `signed_change`; `absent` when there is no value.
+/// `37.3%` (`<0.1%` when positive but smaller), or `+37.3%` with `signed_change`; `absent`
+/// when there is no value.
 std::string percent(std::optional<double> ratio, bool signed_change, std::string_view absent);
 
 /// The shortest decimal that reads back as the same double (`0.373`, `1`); "" when absent.
@@ -42,12 +43,22 @@ bool has_people(GroupBy by);
 const BudgetUse* find_budget(const ReportRow& row, BudgetWindow window);
 std::optional<double> utilization(const ReportRow& row, BudgetWindow window);
 
+/// The HTML page splits the main table in two views so that each fits a screen; the
+/// terminal table shows every column.
+enum View : unsigned { kSpendView = 1, kQualityView = 2, kBothViews = 3 };
+
+struct TableColumn {
+  std::string title;    ///< `Workflow`, `Owner`, `Requests`, ...
+  bool text = false;    ///< names, aligned left; the rest are figures
+  bool change = false;  ///< a signed change, which HTML colours
+  unsigned views = kBothViews;
+};
+
 /// The report's main table as text cells, shared by the terminal and HTML renderings.
 struct TableLayout {
-  std::vector<std::string> header;  ///< `Workflow`, `Owner`, `Requests`, ...
-  std::size_t text_columns = 1;     ///< the first columns hold names; the rest figures
-  std::vector<std::vector<std::string>> rows;
-  std::vector<std::string> totals;  ///< `Total` first
+  std::vector<TableColumn> columns;
+  std::vector<std::vector<std::string>> rows;  ///< one cell per column
+  std::vector<std::string> totals;             ///< `Total` first
 };
 
 /// Figures as people read them (`1,200`, `41.2`, `+37.3%`); `absent` marks no value.

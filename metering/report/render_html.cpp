@@ -41,8 +41,8 @@ svg .axis { stroke: #8c959f; }
 .caption { font-size: 13px; color: #57606a; margin: 8px 0 0; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
-th, td { padding: 6px 10px; border-bottom: 1px solid #eaeef2; text-align: right; white-space: nowrap; }
-th { font-weight: 600; color: #57606a; border-bottom: 2px solid #d0d7de; }
+th, td { padding: 6px 8px; border-bottom: 1px solid #eaeef2; text-align: right; white-space: nowrap; }
+th { font-weight: 600; color: #57606a; border-bottom: 2px solid #d0d7de; white-space: normal; vertical-align: bottom; }
 th.text, td.text { text-align: left; }
 td.wrap { white-space: normal; min-width: 260px; }
 tfoot td { font-weight: 650; border-top: 2px solid #d0d7de; border-bottom: 0; }
@@ -99,8 +99,8 @@ void charts(std::string& out, const Report& report) {
   for (const ChartData::Spend& provider : report.charts.provider_spend) {
     providers.push_back({provider.key, provider.spend});
   }
-  out += svg::bar_chart("provider-spend", "Spend by provider", providers,
-                        "No spend in this period");
+  out +=
+      svg::bar_chart("provider-spend", "Spend by provider", providers, "No spend in this period");
   out += "</section>\n<section>\n<h2>Cost per accepted outcome</h2>\n";
   std::vector<svg::Bar> per_accepted;
   std::string none_accepted;
@@ -113,8 +113,8 @@ void charts(std::string& out, const Report& report) {
   }
   std::stable_sort(per_accepted.begin(), per_accepted.end(),
                    [](const svg::Bar& a, const svg::Bar& b) { return a.value > b.value; });
-  out += svg::bar_chart("cost-per-accepted", "Cost per accepted outcome by workflow",
-                        per_accepted, "No accepted outcomes in this period");
+  out += svg::bar_chart("cost-per-accepted", "Cost per accepted outcome by workflow", per_accepted,
+                        "No accepted outcomes in this period");
   out += "<p class=\"caption\">A workflow's whole spend divided by its accepted outcomes.";
   if (!none_accepted.empty()) {
     out += " No accepted outcome: ";
@@ -124,17 +124,20 @@ void charts(std::string& out, const Report& report) {
   out += "</p>\n</section>\n</div>\n";
 }
 
-void cells(std::string& out, const std::vector<std::string>& row, std::size_t text_columns,
-           std::size_t change_column, std::string_view tag) {
+/// One line of the table: the cells of the columns in `view`.
+void table_line(std::string& out, const format::TableLayout& layout,
+                const std::vector<std::string>& line, format::View view, std::string_view tag) {
   out += "<tr>";
-  for (std::size_t i = 0; i < row.size(); ++i) {
+  for (std::size_t i = 0; i < layout.columns.size(); ++i) {
+    const format::TableColumn& column = layout.columns[i];
+    if ((column.views & view) == 0) continue;
     out += "<";
     out += tag;
     out += " class=\"";
-    out += i < text_columns ? "text" : "num";
-    if (i == change_column && tag == "td") out += change_class(row[i]);
+    out += column.text ? "text" : "num";
+    if (column.change && tag == "td") out += change_class(line[i]);
     out += "\">";
-    append_escaped(out, row[i]);
+    append_escaped(out, line[i]);
     out += "</";
     out += tag;
     out += ">";
@@ -142,25 +145,31 @@ void cells(std::string& out, const std::vector<std::string>& row, std::size_t te
   out += "</tr>\n";
 }
 
-void main_table(std::string& out, const Report& report) {
-  const format::TableLayout layout = format::table_layout(report, kAbsent);
-  // `Change` follows the names, the four figures, spend and previous spend.
-  const std::size_t change_column = layout.text_columns + 5;
-  out += "<section>\n<h2>By ";
+void main_table(std::string& out, const Report& report, const format::TableLayout& layout,
+                format::View view, std::string_view title, std::string_view caption) {
+  std::vector<std::string> header;
+  std::size_t shown = 0;
+  for (const format::TableColumn& column : layout.columns) {
+    header.push_back(column.title);
+    if ((column.views & view) != 0) ++shown;
+  }
+  out += "<section>\n<h2>";
+  append_escaped(out, title);
+  out += " by ";
   out += to_string(report.by);
   out += "</h2>\n<div class=\"scroll\"><table>\n<thead>";
-  cells(out, layout.header, layout.text_columns, change_column, "th");
+  table_line(out, layout, header, view, "th");
   out += "</thead>\n<tbody>\n";
-  for (const auto& row : layout.rows) cells(out, row, layout.text_columns, change_column, "td");
+  for (const auto& row : layout.rows) table_line(out, layout, row, view, "td");
   if (layout.rows.empty()) {
-    out += "<tr><td class=\"text\" colspan=\"" + std::to_string(layout.header.size()) +
+    out += "<tr><td class=\"text\" colspan=\"" + std::to_string(shown) +
            "\">No requests in this period.</td></tr>\n";
   }
   out += "</tbody>\n<tfoot>";
-  cells(out, layout.totals, layout.text_columns, change_column, "td");
-  out += "</tfoot>\n</table></div>\n";
-  out += "<p class=\"caption\">Spend in USD, exact. Budget columns: spend in the current "
-         "window at the end of the period over its limit.</p>\n</section>\n";
+  table_line(out, layout, layout.totals, view, "td");
+  out += "</tfoot>\n</table></div>\n<p class=\"caption\">";
+  append_escaped(out, caption);
+  out += "</p>\n</section>\n";
 }
 
 void exceptions(std::string& out, const Report& report) {
@@ -178,8 +187,8 @@ void exceptions(std::string& out, const Report& report) {
   out += "</tr></thead>\n<tbody>\n";
   for (const ExceptionEntry& entry : report.exceptions) {
     out += "<tr>";
-    for (const std::string& value : {format::timestamp(entry.at), entry.workflow, entry.owner,
-                                     entry.kind, entry.id}) {
+    for (const std::string& value :
+         {format::timestamp(entry.at), entry.workflow, entry.owner, entry.kind, entry.id}) {
       out += "<td class=\"text\">";
       append_escaped(out, value);
       out += "</td>";
@@ -208,7 +217,13 @@ std::string render_html(const Report& report) {
   out += "</p>\n";
   headline(out, report);
   charts(out, report);
-  main_table(out, report);
+  const format::TableLayout layout = format::table_layout(report, kAbsent);
+  main_table(out, report, layout, format::kSpendView, "Spend",
+             "USD, exact. Budget columns: spend in the window that holds the end of the period, "
+             "over its limit.");
+  main_table(out, report, layout, format::kQualityView, "Outcomes and fallbacks",
+             "Shares of requests; outcome counts from feedback on the period's requests. "
+             "USD/accepted is the whole spend over the accepted outcomes.");
   exceptions(out, report);
   out += "<footer>\n";
   for (const std::string& note : report.notes) {
@@ -216,8 +231,9 @@ std::string render_html(const Report& report) {
     append_escaped(out, note);
     out += "</p>\n";
   }
-  out += "<p>Generated by spendwall report. Times are UTC.</p>\n</footer>\n</main>\n</body>\n"
-         "</html>\n";
+  out +=
+      "<p>Generated by spendwall report. Times are UTC.</p>\n</footer>\n</main>\n</body>\n"
+      "</html>\n";
   return out;
 }
 

@@ -90,11 +90,14 @@ std::string render_table(const Report& report) {
                     format_timestamp(report.previous.until) + ")\n\n";
 
   format::TableLayout layout = format::table_layout(report, "-");
-  for (std::string& title : layout.header) title = upper(title);
-  std::vector<TextGrid::Align> aligns(layout.header.size(), TextGrid::Align::right);
-  std::fill_n(aligns.begin(), layout.text_columns, TextGrid::Align::left);
+  std::vector<TextGrid::Align> aligns;
+  std::vector<std::string> header;
+  for (const format::TableColumn& column : layout.columns) {
+    aligns.push_back(column.text ? TextGrid::Align::left : TextGrid::Align::right);
+    header.push_back(upper(column.title));
+  }
   TextGrid grid(std::move(aligns));
-  grid.add_row(std::move(layout.header));
+  grid.add_row(std::move(header));
   grid.add_rule();
   for (auto& row : layout.rows) grid.add_row(std::move(row));
   if (report.rows.empty()) grid.add_row({"(no requests)"});
@@ -107,8 +110,8 @@ std::string render_table(const Report& report) {
   if (!report.exceptions.empty()) {
     TextGrid exceptions(std::vector<TextGrid::Align>(5, TextGrid::Align::left));
     for (const ExceptionEntry& entry : report.exceptions) {
-      exceptions.add_row({format::timestamp(entry.at), entry.workflow, entry.kind, entry.id,
-                          entry.next_action});
+      exceptions.add_row(
+          {format::timestamp(entry.at), entry.workflow, entry.kind, entry.id, entry.next_action});
     }
     exceptions.render(out, "  ");
   }

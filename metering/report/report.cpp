@@ -166,8 +166,8 @@ bool ReportBuilder::read_rows(Report& report, std::string& error) {
   return true;
 }
 
-bool ReportBuilder::budget_uses(const config::WorkflowPolicy& policy,
-                                std::vector<BudgetUse>& uses, std::string& error) {
+bool ReportBuilder::budget_uses(const config::WorkflowPolicy& policy, std::vector<BudgetUse>& uses,
+                                std::string& error) {
   if (!policy.budget) return true;
   // The last instant of the period: `--until` midnight reports the day that just ended.
   const Seconds at = options_.period.until - std::chrono::seconds(1);
@@ -193,8 +193,8 @@ bool ReportBuilder::read_budgets(Report& report, std::string& error) {
   if (options_.by != GroupBy::workflow && options_.by != GroupBy::owner) return true;
   for (ReportRow& row : report.rows) {
     for (const config::WorkflowPolicy& policy : config_.workflows) {
-      const bool counts = options_.by == GroupBy::workflow ? policy.name == row.key
-                                                           : policy.owner == row.key;
+      const bool counts =
+          options_.by == GroupBy::workflow ? policy.name == row.key : policy.owner == row.key;
       if (!counts) continue;
       std::vector<BudgetUse> uses;
       if (!budget_uses(policy, uses, error)) return false;
@@ -230,9 +230,8 @@ void ReportBuilder::attach_exceptions(Report& report) {
     if (entry.owner.empty()) entry.owner = owner_of(config_, entry.workflow);
     report.exceptions.push_back(std::move(entry));
   }
-  std::stable_sort(
-      report.exceptions.begin(), report.exceptions.end(),
-      [](const ExceptionEntry& a, const ExceptionEntry& b) { return a.at < b.at; });
+  std::stable_sort(report.exceptions.begin(), report.exceptions.end(),
+                   [](const ExceptionEntry& a, const ExceptionEntry& b) { return a.at < b.at; });
 
   if (report.by != GroupBy::workflow && report.by != GroupBy::owner) return;
   for (ReportRow& row : report.rows) {

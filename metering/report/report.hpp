@@ -175,8 +175,7 @@ struct ReportResult {
 };
 
 /// The database file of an `sqlite` ledger; nullopt with `error` for other backends.
-std::optional<std::string> sqlite_ledger_path(const config::LedgerSpec& ledger,
-                                              std::string& error);
+std::optional<std::string> sqlite_ledger_path(const config::LedgerSpec& ledger, std::string& error);
 
 /// Reads the ledger at `database_path` read-only and builds the report. Owners, review
 /// cadences, budgets and outcome names come from `config`. Fails with one line when the

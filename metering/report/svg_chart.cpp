@@ -11,9 +11,9 @@ namespace spendwall::metering::report::svg {
 namespace {
 
 // Tableau 10: distinct for the common colour-vision deficiencies; the last is `other`.
-constexpr std::array<std::string_view, kMaxSeries + 1> kPalette{
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#bab0ac"};
+constexpr std::array<std::string_view, kMaxSeries + 1> kPalette{"#4e79a7", "#f28e2b", "#e15759",
+                                                                "#76b7b2", "#59a14f", "#edc948",
+                                                                "#b07aa1", "#ff9da7", "#bab0ac"};
 constexpr std::array<std::string_view, 12> kMonths{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 /// Longest label drawn beside a bar, in code points.
@@ -83,8 +83,8 @@ void text(std::string& out, double x, double y, std::string_view anchor, std::st
   out += "</text>\n";
 }
 
-void bar(std::string& out, double x, double y, double width, double height,
-         std::string_view colour, std::string_view data, std::string_view tooltip) {
+void bar(std::string& out, double x, double y, double width, double height, std::string_view colour,
+         std::string_view data, std::string_view tooltip) {
   out += "<rect class=\"bar\" x=\"" + number(x) + "\" y=\"" + number(y) + "\" width=\"" +
          number(width) + "\" height=\"" + number(height) + "\" fill=\"";
   out += colour;
@@ -197,10 +197,10 @@ std::string daily_spend_chart(const ChartData& charts) {
       const double y_top = y_of(stacked + spend);
       const double y_bottom = y_of(stacked);
       stacked += spend;
-      const std::string data = " data-series=\"" + escaped(series[i].workflow) +
-                               "\" data-day=\"" + date + "\"";
-      bar(out, x, y_top, column, y_bottom - y_top, kPalette[std::min(i, kPalette.size() - 1)],
-          data, series[i].workflow + ", " + date + ": $" + config::format_usd(spend));
+      const std::string data =
+          " data-series=\"" + escaped(series[i].workflow) + "\" data-day=\"" + date + "\"";
+      bar(out, x, y_top, column, y_bottom - y_top, kPalette[std::min(i, kPalette.size() - 1)], data,
+          series[i].workflow + ", " + date + ": $" + config::format_usd(spend));
     }
     if (day % label_every == 0) {
       text(out, x + column / 2, baseline + 20, "middle", short_date(charts.days[day]));
@@ -245,11 +245,13 @@ std::string bar_chart(std::string_view id, std::string_view description,
     const Bar& one = bars[i];
     const double y = kTop + kRow * static_cast<double>(i);
     const double width =
-        largest <= 0 ? 0 : bar_room * static_cast<double>(std::max<config::NanoUsd>(0, one.value)) /
-                               static_cast<double>(largest);
+        largest <= 0 ? 0
+                     : bar_room * static_cast<double>(std::max<config::NanoUsd>(0, one.value)) /
+                           static_cast<double>(largest);
     text(out, kLabelWidth - 10, y + kRow / 2 + 4, "end", truncated(one.label, kMaxLabel));
     bar(out, kLabelWidth, y + (kRow - kBarHeight) / 2, width, kBarHeight, kPalette[0],
-        " data-key=\"" + escaped(one.label) + "\"", one.label + ": $" + config::format_usd(one.value));
+        " data-key=\"" + escaped(one.label) + "\"",
+        one.label + ": $" + config::format_usd(one.value));
     text(out, kLabelWidth + width + 6, y + kRow / 2 + 4, "start", format::rounded_usd(one.value),
          "value");
   }

@@ -143,6 +143,7 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
     route.label = label(spec.name);
     route.spec = &spec;
     route.default_max_output_tokens = spec.default_max_output_tokens;
+    route.default_image_tokens = spec.default_image_tokens;
     for (const auto& target : spec.targets) route.targets.push_back(make_target(cfg, runtime->providers_, target));
     for (const auto& target : spec.fallbacks) route.fallbacks.push_back(make_target(cfg, runtime->providers_, target));
     runtime->route_by_name_.emplace(route.name, route.id);
@@ -178,8 +179,12 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
     for (TargetRuntime& target : route.targets) {
       route.total_weight += target.weight;
       prepare(target);
+      route.reservation_prices.include(target.price);
     }
-    for (TargetRuntime& target : route.fallbacks) prepare(target);
+    for (TargetRuntime& target : route.fallbacks) {
+      prepare(target);
+      route.reservation_prices.include(target.price);
+    }
   }
   runtime->health_ = std::make_unique<TargetHealth>(health_slots.size());
 
@@ -195,9 +200,18 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
       }
     }
     for (const auto& digest : spec.key_hashes) runtime->workflow_by_key_.emplace(digest, workflow.id);
+    if (spec.budget && spec.budget->on_exceeded == config::OnExceeded::downgrade) {
+      if (auto it = runtime->route_by_name_.find(spec.budget->downgrade_to); it != runtime->route_by_name_.end()) {
+        workflow.downgrade_route = &runtime->routes_[it->second];
+      }
+    }
     runtime->workflows_.push_back(std::move(workflow));
   }
   return {std::move(runtime), {}};
+}
+
+void RuntimeConfig::attach_budgets(policies::BudgetBook& budgets) {
+  for (WorkflowRuntime& workflow : workflows_) workflow.budget = budgets.find(workflow.spec->name);
 }
 
 const WorkflowRuntime* RuntimeConfig::authenticate(std::string_view client_key) const {

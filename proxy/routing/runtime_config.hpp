@@ -11,6 +11,8 @@
 
 #include "config/config.hpp"
 #include "metering/label_table.hpp"
+#include "policies/budget_book.hpp"
+#include "policies/worst_case.hpp"
 #include "proxy/net.hpp"
 #include "proxy/routing/target_health.hpp"
 
@@ -65,6 +67,10 @@ struct RouteRuntime {
   std::vector<TargetRuntime> fallbacks;
   std::uint64_t total_weight = 0;
   std::uint64_t default_max_output_tokens = 1024;
+  std::uint64_t default_image_tokens = 1500;
+  /// The highest input- and output-side prices among every target and fallback: the
+  /// prices of a request's worst-case reservation.
+  policies::ReservationPrices reservation_prices;
 };
 
 struct WorkflowRuntime {
@@ -72,6 +78,10 @@ struct WorkflowRuntime {
   metering::LabelId label = metering::kUnresolvedLabel;
   const config::WorkflowPolicy* spec = nullptr;
   std::vector<bool> allowed_routes;  ///< indexed by RouteId
+  /// Budget state (outlives reloads; owned by the BudgetBook); null before attach_budgets().
+  policies::WorkflowBudget* budget = nullptr;
+  /// `budget.downgrade_to`, when on_exceeded is downgrade.
+  const RouteRuntime* downgrade_route = nullptr;
 };
 
 enum class RouteLookupStatus { ok, not_found, not_allowed };
@@ -86,7 +96,7 @@ class RuntimeConfig {
   /// Builds the index. Fails only on what validation cannot see (TLS setup: an
   /// unreadable CA file); the message says which provider.
   struct BuildResult {
-    std::shared_ptr<const RuntimeConfig> config;  ///< null on failure
+    std::shared_ptr<RuntimeConfig> config;  ///< null on failure; publish as const
     std::string error;
   };
   /// `labels` (optional) interns every name to the stable ids metrics are keyed by.
@@ -97,6 +107,10 @@ class RuntimeConfig {
   const std::shared_ptr<const config::ConfigSnapshot>& snapshot_ptr() const noexcept {
     return snapshot_;
   }
+
+  /// Links each workflow to its budget state; `budgets` must have applied this config.
+  /// Called once, before the runtime is shared.
+  void attach_budgets(policies::BudgetBook& budgets);
 
   /// The workflow a client key belongs to, or nullptr. Hashes the key with SHA-256
   /// and compares digests in constant time; the key itself is never stored.

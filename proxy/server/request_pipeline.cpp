@@ -273,6 +273,11 @@ class Exchange {
         tracker_(worker.usage_extractor(), Endpoint::chat_completions),
         translator_(worker.translation()) {}
 
+  // A request cut short (shutdown, a destroyed session) still returns its reservation.
+  ~Exchange() { settle_budget(); }
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
   /// The steps, in the order PRODUCT.md §2 documents.
   awaitable<bool> run() {
     request_id_ = worker_.next_request_id();
@@ -299,7 +304,8 @@ class Exchange {
       admitted = fail(api::ErrorKind::internal, "this endpoint is not available in this build");
       status_override_ = http::status::not_implemented;
     }
-    admitted = admitted && parse_body() && resolve_route() && read_control_headers() && plan_candidates();
+    admitted = admitted && parse_body() && resolve_route() && read_control_headers() && admit_budget() &&
+               plan_candidates();
     if (!admitted) {
       co_await reject();
       co_return reusable();
@@ -440,7 +446,67 @@ class Exchange {
     return true;
   }
 
-  // --- step 7: candidates ---------------------------------------------------------------
+  // --- step 7: budget ---------------------------------------------------------------------
+  /// Reserves the request's worst-case cost against the workflow's windows (and its
+  /// session's cap) before anything is forwarded; `on_exceeded` decides what happens
+  /// when it does not fit (PRODUCT.md §5). The reservation is settled to the actual
+  /// cost when the exchange ends, on every path.
+  bool admit_budget() {
+    policies::WorkflowBudget* budget = workflow_->budget;
+    if (!budget) return true;
+    policies::BudgetBook& book = *worker_.control().budgets;
+    const policies::InputSize input{request_.input.text_bytes, request_.input.message_count,
+                                    request_.input.media_parts};
+    auto worst_case = [&](const routing::RouteRuntime& route) {
+      return policies::worst_case_cost(input, request_.max_output_tokens.value_or(route.default_max_output_tokens),
+                                       route.default_image_tokens, route.reservation_prices);
+    };
+    policies::AdmissionRequest ask{worst_case(*route_), std::nullopt, session_};
+    if (workflow_->downgrade_route) ask.downgrade_amount = worst_case(*workflow_->downgrade_route);
+    policies::Admission admission = book.admit(*budget, ask);
+    reservation_ = admission.reservation;
+    switch (admission.action) {
+      case policies::BudgetAction::admit: break;
+      case policies::BudgetAction::downgrade:
+        budget_action_ = metering::BudgetAction::downgraded;
+        route_ = workflow_->downgrade_route;
+        client_.extra_headers().set("x-spendwall-route", route_->name);
+        break;
+      case policies::BudgetAction::alert: budget_action_ = metering::BudgetAction::alerted; break;
+      case policies::BudgetAction::block:
+        budget_action_ = metering::BudgetAction::blocked;
+        // The SDKs' retry logic must not hammer an exhausted budget.
+        client_.extra_headers().set("x-should-retry", "false");
+        client_.extra_headers().set(http::field::retry_after, std::to_string(admission.retry_after_seconds));
+        set_budget_remaining_header();
+        return fail(api::ErrorKind::budget_exceeded,
+                    "this workflow's budget is exhausted for the current window; its owner decides what next "
+                    "(GET /v1/budget shows the limits and the decision rules)");
+      case policies::BudgetAction::session_block:
+        budget_action_ = metering::BudgetAction::session_blocked;
+        client_.extra_headers().set("x-should-retry", "false");
+        set_budget_remaining_header();
+        return fail(api::ErrorKind::session_cap_exceeded,
+                    admission.cause == policies::RefusalCause::session_table_full
+                        ? "too many open sessions; retry later without x-spendwall-session or with a known one"
+                        : "this x-spendwall-session has spent its session_cap");
+    }
+    set_budget_remaining_header();
+    return true;
+  }
+
+  void set_budget_remaining_header() {
+    if (!workflow_ || !workflow_->budget) return;
+    if (auto remaining = worker_.control().budgets->remaining(*workflow_->budget)) {
+      client_.extra_headers().set("x-spendwall-budget-remaining-usd", config::format_usd(*remaining));
+    }
+  }
+
+  void settle_budget() {
+    if (reservation_.active()) worker_.control().budgets->settle(reservation_, cost_);
+  }
+
+  // --- step 8: candidates ---------------------------------------------------------------
   /// The targets to try, in order: the route's targets in a weighted random order
   /// (healthy ones first, cooling ones last), then its fallbacks in config order.
   /// Targets whose provider cannot serve this endpoint are left out: that is not a
@@ -516,7 +582,7 @@ class Exchange {
     return std::find(plan.begin() + static_cast<std::ptrdiff_t>(from), plan.end(), target) != plan.end();
   }
 
-  // --- step 8: upstream, with retries and fallbacks -----------------------------------
+  // --- step 9: upstream, with retries and fallbacks -----------------------------------
   /// Tries each candidate up to 1 + `retries` times until one answers. Before any byte
   /// reached the client, a failure whose class the route lists in `fallback_on` moves
   /// on; after that, the response simply ends and is recorded. The request's deadline
@@ -867,6 +933,7 @@ class Exchange {
     if (record_committed_ || !workflow_ || !metering::is_metered(endpoint_)) return;
     record_committed_ = true;
     if (target_ && usage_.tokens.total() > 0) cost_ = metering::cost_nano_usd(usage_.tokens, target_->price);
+    settle_budget();
 
     metering::RequestRecord& record = buffers_.record;
     auto now = Clock::now();
@@ -896,7 +963,7 @@ class Exchange {
       if (attempt.first_byte_at && !record.ttft_ms) record.ttft_ms = milliseconds(*attempt.first_byte_at - started_at_);
     }
     record.fallbacks = fallbacks_;
-    record.budget_action = metering::BudgetAction::none;
+    record.budget_action = budget_action_;
     if (session_.empty()) {
       record.session.reset();
     } else {
@@ -1005,6 +1072,8 @@ class Exchange {
   unsigned last_error_status_ = 0;  ///< the most recent 429/5xx an attempt got
   api::Tags tags_;
   std::string_view session_;
+  policies::Reservation reservation_;
+  metering::BudgetAction budget_action_ = metering::BudgetAction::none;
   bool record_committed_ = false;
   bool translation_checked_ = false;
   std::optional<api::ApiError> untranslatable_;

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "metering/ledger/record_json.hpp"
+#include "policies/budget_json.hpp"
 #include "proxy/api/errors.hpp"
 #include "proxy/api/json_writer.hpp"
 #include "proxy/log.hpp"
@@ -97,6 +98,8 @@ int Server::run() {
     log::error("config rejected; not starting", {{"error", built.error}});
     return 1;
   }
+  budgets_ = std::make_unique<policies::BudgetBook>(*initial_snapshot_, clock_);
+  built.config->attach_budgets(*budgets_);
   runtime_ = built.config;
   metrics_.set_snapshot(initial_snapshot_);
   metrics_.record_initial_config_load(std::chrono::system_clock::now());
@@ -109,11 +112,13 @@ int Server::run() {
     log::error("cannot open the ledger; not starting", {{"error", ledger_error}});
     return 1;
   }
+  restore_budget_spend();
+  schedule_budget_roll();
   ledger_->start();
   metrics_.set_ledger_counters([this] { return ledger_->records_written(); },
                                [this] { return ledger_->write_errors(); });
 
-  ControlPlane control{control_.get_executor(), ledger_.get()};
+  ControlPlane control{control_.get_executor(), ledger_.get(), budgets_.get()};
   for (unsigned i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, runtime_, control, metrics_.add_worker()));
   }
@@ -178,11 +183,32 @@ void Server::watch_drain(std::chrono::steady_clock::time_point deadline) {
     for (auto& worker : workers_) worker->stop();
     admin_->stop();
     signals_.cancel();
+    budget_timer_.cancel();
     control_.stop();
     return;
   }
   auto timer = std::make_shared<net::steady_timer>(control_, kDrainPollInterval);
   timer->async_wait([this, timer, deadline](error_code) { watch_drain(deadline); });
+}
+
+void Server::restore_budget_spend() {
+  auto now = clock_.now();
+  for (const config::WorkflowPolicy& workflow : initial_snapshot_->workflows) {
+    for (policies::WindowKind kind : policies::kWindowKinds) {
+      policies::WindowBounds window = policies::workflow_window(workflow, kind, now);
+      auto spent = ledger_->totals_since(workflow.name, window.start);
+      if (spent.cost > 0) budgets_->restore_spend(workflow.name, kind, window.start, spent.cost);
+    }
+  }
+}
+
+void Server::schedule_budget_roll() {
+  budget_timer_.expires_after(std::chrono::seconds(1));
+  budget_timer_.async_wait([this](error_code ec) {
+    if (ec) return;
+    budgets_->roll(clock_.now());
+    schedule_budget_roll();
+  });
 }
 
 Server::ReloadOutcome Server::reload() {
@@ -217,6 +243,8 @@ Server::ReloadOutcome Server::reload() {
     metrics_.record_config_reload(metering::ReloadResult::rejected, std::chrono::system_clock::now());
     return outcome;
   }
+  budgets_->apply(*loaded.snapshot);
+  built.config->attach_budgets(*budgets_);
   runtime_ = built.config;
   metrics_.set_snapshot(loaded.snapshot);
   metrics_.record_config_reload(metering::ReloadResult::ok, std::chrono::system_clock::now());
@@ -272,6 +300,11 @@ std::optional<admin::AdminResponse> Server::handle_admin(const admin::AdminReque
         break;
       }
     }
+    return response;
+  }
+  if (request.path == "/admin/budgets" && request.method == http::verb::get) {
+    metering::JsonWriter json(response.body);
+    policies::write_budgets_json(budgets_->views(), clock_.now(), json);
     return response;
   }
   constexpr std::string_view kRequestsPrefix = "/admin/requests/";

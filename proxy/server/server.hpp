@@ -8,6 +8,8 @@
 #include "config/loader.hpp"
 #include "metering/ledger/ledger.hpp"
 #include "metering/metrics_registry.hpp"
+#include "policies/budget_book.hpp"
+#include "policies/clock.hpp"
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/net.hpp"
 #include "proxy/routing/runtime_config.hpp"
@@ -39,6 +41,11 @@ class Server {
 
   bool bind_listeners(std::vector<tcp::acceptor>& data_acceptors, std::optional<tcp::acceptor>& admin_acceptor);
   void begin_shutdown();
+  /// Rebuilds each budget window's spend from the ledger (reservations die with the
+  /// process that made them).
+  void restore_budget_spend();
+  /// Rolls budget windows over and starts/ends overrides, once a second.
+  void schedule_budget_roll();
   void watch_drain(std::chrono::steady_clock::time_point deadline);
   ReloadOutcome reload();
   std::optional<admin::AdminResponse> handle_admin(const admin::AdminRequest& request);
@@ -51,6 +58,9 @@ class Server {
   ConfigSource source_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<metering::ledger::Ledger> ledger_;
+  policies::SystemClock clock_;
+  std::unique_ptr<policies::BudgetBook> budgets_;
+  net::steady_timer budget_timer_{control_};
   std::unique_ptr<admin::AdminServer> admin_;
   net::signal_set signals_{control_};
   bool shutting_down_ = false;

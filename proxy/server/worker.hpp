@@ -39,6 +39,8 @@ struct Generation {
 struct ControlPlane {
   net::any_io_executor executor;
   metering::ledger::Ledger* ledger = nullptr;
+  /// Admission and settlement are lock-free and may run on any worker.
+  policies::BudgetBook* budgets = nullptr;
 };
 
 /// A session's entry in its worker's registry, so draining can close idle ones.

@@ -20,11 +20,10 @@ using testing::at;
 using testing::config_of;
 using testing::daily_budget;
 using testing::kUsd;
+using testing::utc;
 using testing::workflow;
 
 constexpr std::string_view kName = "support-assistant";
-
-Seconds utc(std::string_view instant) { return std::chrono::floor<seconds>(at(instant)); }
 
 /// A book over one workflow, on a fake clock that starts at `start`.
 struct Fixture {
@@ -410,6 +409,15 @@ TEST(BudgetBook, AdmissionAndSettlementAllocateNothing) {
   const std::size_t after = metering::testing::allocations_on_this_thread();
   EXPECT_EQ(blocked.action, BudgetAction::block);
   EXPECT_EQ(after, before);
+}
+
+TEST(BudgetAction, LabelsMatchTheLedgerAndMetrics) {
+  EXPECT_EQ(budget_action_label(BudgetAction::admit), "none");
+  EXPECT_EQ(budget_action_label(BudgetAction::downgrade), "downgraded");
+  EXPECT_EQ(budget_action_label(BudgetAction::alert), "alerted");
+  EXPECT_EQ(budget_action_label(BudgetAction::block), "blocked");
+  EXPECT_EQ(budget_action_label(BudgetAction::session_block), "session_blocked");
+  EXPECT_EQ(to_string(RefusalCause::session_table_full), "session_table_full");
 }
 
 // Hundreds of threads race for a budget that fits a fraction of their requests. Every

@@ -12,15 +12,12 @@ namespace {
 using std::chrono::hours;
 using std::chrono::minutes;
 using testing::at;
+using testing::utc;
 
 WindowBounds bounds(WindowKind kind, std::string_view zone, std::string_view instant) {
   const auto result = window_bounds(kind, zone, at(instant));
   EXPECT_TRUE(result.has_value()) << zone;
   return result.value_or(WindowBounds{});
-}
-
-Seconds utc(std::string_view instant) {
-  return std::chrono::floor<std::chrono::seconds>(at(instant));
 }
 
 TEST(WindowBounds, UtcDayAndMonth) {

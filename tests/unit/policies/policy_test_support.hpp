@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,11 @@ inline TimePoint at(std::string_view text) {
   const auto parsed = config::parse_timestamp(text);
   EXPECT_TRUE(parsed.has_value()) << text;
   return parsed ? TimePoint{*parsed} : TimePoint{};
+}
+
+/// The same instant as whole seconds, the type of window bounds.
+inline std::chrono::sys_seconds utc(std::string_view text) {
+  return std::chrono::floor<std::chrono::seconds>(at(text));
 }
 
 inline config::WorkflowPolicy workflow(std::string name, std::optional<config::BudgetSpec> budget) {
