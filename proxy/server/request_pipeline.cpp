@@ -18,6 +18,7 @@
 #include "proxy/api/translate_request.hpp"
 #include "proxy/api/translate_response.hpp"
 #include "proxy/api/translate_stream.hpp"
+#include "policies/budget_json.hpp"
 #include "proxy/log.hpp"
 #include "proxy/routing/failure.hpp"
 #include "proxy/server/client_writer.hpp"
@@ -301,8 +302,8 @@ class Exchange {
       co_return reusable();
     }
     if (admitted && endpoint_ == Endpoint::budget) {
-      admitted = fail(api::ErrorKind::internal, "this endpoint is not available in this build");
-      status_override_ = http::status::not_implemented;
+      co_await describe_budget();
+      co_return reusable();
     }
     admitted = admitted && parse_body() && resolve_route() && read_control_headers() && admit_budget() &&
                plan_candidates();
@@ -903,6 +904,42 @@ class Exchange {
         .end_object();
     status_ = 200;
     error_code ec = co_await client_.send(http::status::ok, "application/json", out);
+    if (ec) client_.close_after_response();
+  }
+
+  /// `GET /v1/budget`: the calling workflow's own windows, session and decision rules,
+  /// so an application or an agent can govern itself. Budget views are control-thread
+  /// state, so they are read there.
+  awaitable<void> describe_budget() {
+    const auto& request = parser_.get();
+    std::string session;
+    if (auto header = request.find("x-spendwall-session"); header != request.end()) {
+      if (!api::is_valid_session_id(header->value())) {
+        fail(api::ErrorKind::invalid_request, "x-spendwall-session must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+        co_await reject();
+        co_return;
+      }
+      session = header->value();
+    }
+    policies::BudgetBook* book = worker_.control().budgets;
+    auto render = [book, workflow = workflow_->spec->name, session = std::move(session)]() -> awaitable<std::string> {
+      std::string body;
+      auto view = book->view(workflow);
+      if (!view) co_return body;
+      std::optional<policies::SessionView> session_view;
+      if (!session.empty()) session_view = book->session_view(workflow, session);
+      metering::JsonWriter json(body);
+      policies::write_workflow_budget_json(*view, session_view, json);
+      co_return body;
+    };
+    auto [failure, body] = co_await net::co_spawn(worker_.control().executor, std::move(render), use_tuple);
+    if (failure || body.empty()) {
+      fail(api::ErrorKind::internal, "budget state is not available; try again");
+      co_await reject();
+      co_return;
+    }
+    status_ = 200;
+    error_code ec = co_await client_.send(http::status::ok, "application/json", body);
     if (ec) client_.close_after_response();
   }
 
