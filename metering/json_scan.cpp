@@ -130,6 +130,14 @@ std::string_view between(const char* begin, const char* end) noexcept {
 
 }  // namespace
 
+bool is_complete_json_object(std::string_view text) noexcept {
+  Cursor cursor(text);
+  cursor.skip_whitespace();
+  if (cursor.at_end() || *cursor.pos() != '{' || !cursor.skip_value()) return false;
+  cursor.skip_whitespace();
+  return cursor.at_end();
+}
+
 std::optional<std::string_view> find_member(std::string_view object_json, std::string_view key,
                                             MemberScan scan) noexcept {
   Cursor cursor(object_json);

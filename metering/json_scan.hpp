@@ -25,6 +25,11 @@ enum class MemberScan : bool {
 /// `object_json` (leading whitespace allowed), e.g. `{"a":1}` → `1` for key `a`.
 /// nullopt when the text is not a structurally complete object (up to the member, or to
 /// the end with MemberScan::whole_object), has no such member, or nests deeper than 1024.
+/// True when `text` is one complete JSON object (strings closed, brackets matched, only
+/// whitespace around it): the structural check a provider's answer must pass before it
+/// is relayed as JSON. It does not validate scalars or UTF-8.
+bool is_complete_json_object(std::string_view text) noexcept;
+
 std::optional<std::string_view> find_member(std::string_view object_json, std::string_view key,
                                             MemberScan scan = MemberScan::first_match) noexcept;
 

@@ -16,6 +16,7 @@
 #include "config/loader.hpp"
 #include "config/quickstart.hpp"
 #include "metering/report/render.hpp"
+#include "policies/calendar.hpp"
 #include "proxy/log.hpp"
 #include "proxy/routing/runtime_config.hpp"
 #include "proxy/server/server.hpp"
@@ -124,7 +125,8 @@ int report(const Options& options) {
   const auto format = spend_report::parse_report_format(options.format.value_or("table"));
   if (!format) return usage_error("--format must be table, csv, json or html");
   std::string error;
-  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  // Rounded up: the period ends after every request that has started.
+  const auto now = std::chrono::ceil<std::chrono::seconds>(std::chrono::system_clock::now());
   const auto period = spend_report::parse_period(options.since, options.until, now, error);
   if (!period) return usage_error(error);
 
@@ -135,9 +137,18 @@ int report(const Options& options) {
     return 1;
   }
   const auto database = spend_report::sqlite_ledger_path(loaded.snapshot->ledger, error);
-  // Budget windows are UTC until this binary links the tz-aware policies calendar.
+  // Budget windows in each workflow's time zone, as the budgets themselves count them.
+  const auto window_of = [](spend_report::BudgetWindow window, std::string_view timezone,
+                            spend_report::Seconds at) -> std::optional<spend_report::WindowSpan> {
+    const auto bounds = policies::window_bounds(window == spend_report::BudgetWindow::daily
+                                                    ? policies::WindowKind::daily
+                                                    : policies::WindowKind::monthly,
+                                                timezone, at);
+    if (!bounds) return std::nullopt;
+    return spend_report::WindowSpan{bounds->start, bounds->end};
+  };
   spend_report::ReportResult result =
-      database ? spend_report::build_report(*loaded.snapshot, *database, {*period, *by, {}})
+      database ? spend_report::build_report(*loaded.snapshot, *database, {*period, *by, window_of})
                : spend_report::ReportResult{std::nullopt, error};
   if (!result.report) {
     std::fprintf(stderr, "spendwall report: %s\n", result.error.c_str());

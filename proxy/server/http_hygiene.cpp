@@ -4,7 +4,8 @@
 
 namespace spendwall::proxy::server {
 
-std::optional<HeadRejection> classify_head_error(const error_code& ec, const beast::flat_buffer& buffer) {
+std::optional<HeadRejection> classify_head_error(const error_code& ec, const beast::flat_buffer& buffer,
+                                                std::size_t header_limit) {
   if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
       ec == net::error::connection_reset || ec == net::error::operation_aborted ||
       ec == http::error::partial_message) {
@@ -13,7 +14,13 @@ std::optional<HeadRejection> classify_head_error(const error_code& ec, const bea
   if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
     auto bytes = buffer.cdata();
     std::string_view received(static_cast<const char*>(bytes.data()), bytes.size());
-    if (received.find('\n') == std::string_view::npos) {
+    // The parser may already have consumed the request line: only a first line that is
+    // a request line (no ':' before its first space) can be the one that is too long.
+    auto line_end = received.find('\n');
+    auto first_space = received.find(' ');
+    auto first_colon = received.find(':');
+    bool starts_with_request_line = first_space != std::string_view::npos && first_space < first_colon;
+    if (starts_with_request_line && (line_end == std::string_view::npos || line_end + 1 > header_limit)) {
       return HeadRejection{http::status::uri_too_long, "request line exceeds max_header_bytes"};
     }
     return HeadRejection{http::status::request_header_fields_too_large, "request head exceeds max_header_bytes"};

@@ -8,6 +8,7 @@
 #include "config/units.hpp"
 #include "metering/cost.hpp"
 #include "metering/estimate.hpp"
+#include "metering/json_scan.hpp"
 #include "metering/stream_usage.hpp"
 #include "proxy/api/errors.hpp"
 #include "proxy/api/feedback.hpp"
@@ -737,8 +738,12 @@ class Exchange {
       co_return attempt;
     }
     attempt.failure = routing::classify_status(attempt.status, buffers_.response_body);
+    if (!attempt.failure && !metering::is_complete_json_object(buffers_.response_body)) {
+      attempt.failure = config::FailureClass::server_error;
+      attempt.detail = "provider answered 2xx with a body that is not the JSON it claims";
+    }
     if (attempt.failure && *attempt.failure != config::FailureClass::client_error) {
-      attempt.detail = "provider answered with an error";
+      if (attempt.detail.empty()) attempt.detail = "provider answered with an error";
       if (attempt.status == 429 || attempt.status >= 500) last_error_status_ = attempt.status;
       co_return attempt;
     }
@@ -868,9 +873,15 @@ class Exchange {
     }
     metering::Outcome outcome{parsed->outcome, parsed->score, parsed->note, std::chrono::system_clock::now()};
     metering::ledger::Ledger* ledger = worker_.control().ledger;
-    auto store = [ledger, id = parsed->request_id, workflow = workflow_->spec->name, outcome,
+    metering::OutcomeMetrics* counters = worker_.control().outcomes;
+    auto store = [ledger, counters, id = parsed->request_id, workflow = workflow_->spec->name, outcome,
                   replace = parsed->replace]() -> awaitable<metering::ledger::OutcomeResult> {
-      co_return ledger->set_outcome(id, workflow, outcome, replace);
+      auto stored = ledger->set_outcome(id, workflow, outcome, replace);
+      if (stored == metering::ledger::OutcomeResult::ok) {
+        auto record = ledger->find(id);
+        counters->count(workflow, outcome.outcome, record ? record->cost : 0);
+      }
+      co_return stored;
     };
     auto [failure, result] = co_await net::co_spawn(worker_.control().executor, std::move(store), use_tuple);
     if (failure) result = metering::ledger::OutcomeResult::failed;

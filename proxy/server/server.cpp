@@ -70,6 +70,7 @@ Server::Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSou
 Server::~Server() {
   for (auto& worker : workers_) worker->stop();
   for (auto& worker : workers_) worker->join();
+  workers_.clear();
 }
 
 bool Server::bind_listeners(std::vector<tcp::acceptor>& data_acceptors, std::optional<tcp::acceptor>& admin_acceptor) {
@@ -118,7 +119,8 @@ int Server::run() {
   metrics_.set_ledger_counters([this] { return ledger_->records_written(); },
                                [this] { return ledger_->write_errors(); });
 
-  ControlPlane control{control_.get_executor(), ledger_.get(), budgets_.get()};
+  metrics_.add_collectable(outcome_metrics_);
+  ControlPlane control{control_.get_executor(), ledger_.get(), budgets_.get(), outcome_metrics_.get()};
   for (unsigned i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, runtime_, control, metrics_.add_worker()));
   }
@@ -156,6 +158,9 @@ int Server::run() {
                           {"config", runtime_->snapshot().file}});
   control_.run();
   for (auto& worker : workers_) worker->join();
+  // Requests cut at drain_timeout die with their worker's io_context; their
+  // reservations settle into the budget book, so the workers go first.
+  workers_.clear();
   // Every worker has stopped writing: what the spool holds goes to the database now.
   ledger_->stop();
   log::info("stopped", {{"ledger_records", static_cast<std::int64_t>(ledger_->records_written())}});

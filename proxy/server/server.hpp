@@ -58,6 +58,7 @@ class Server {
   ConfigSource source_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<metering::ledger::Ledger> ledger_;
+  std::shared_ptr<metering::OutcomeMetrics> outcome_metrics_ = std::make_shared<metering::OutcomeMetrics>();
   policies::SystemClock clock_;
   std::unique_ptr<policies::BudgetBook> budgets_;
   net::steady_timer budget_timer_{control_};

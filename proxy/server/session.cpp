@@ -60,11 +60,13 @@ awaitable<void> run_session(Worker& worker, tcp::socket socket) {
 
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(limits.max_header_bytes, UINT32_MAX)));
-    parser.body_limit(limits.max_request_bytes);
+    // The declared size is judged after the key (PRODUCT.md §2 order of checks); the
+    // limit applies to the body as it is read.
+    parser.body_limit(boost::none);
     stream.expires_after(limits.header_timeout);
     auto [head_ec, head_bytes] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
     if (head_ec) {
-      if (auto rejection = classify_head_error(head_ec, buffer)) {
+      if (auto rejection = classify_head_error(head_ec, buffer, limits.max_header_bytes)) {
         co_await reject_head(stream, rejection->status, rejection->message);
       }
       break;
@@ -74,6 +76,7 @@ awaitable<void> run_session(Worker& worker, tcp::socket socket) {
       break;
     }
 
+    parser.body_limit(limits.max_request_bytes);
     parser.get().body() = std::move(body_storage);
     bool keep_alive = co_await handle_request(worker, *generation, stream, buffer, parser, exchange_buffers);
     body_storage = std::move(parser.get().body());

@@ -14,10 +14,10 @@ Generation::Generation(net::any_io_executor executor, std::shared_ptr<const rout
 Worker::Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime, ControlPlane control,
                metering::WorkerMetrics& metrics)
     : index_(index),
-      generation_(std::make_shared<Generation>(context_.get_executor(), std::move(runtime))),
-      simulated_(context_.get_executor(), std::random_device{}()),
       control_(std::move(control)),
       metrics_(metrics),
+      generation_(std::make_shared<Generation>(context_.get_executor(), std::move(runtime))),
+      simulated_(context_.get_executor(), std::random_device{}()),
       random_(std::random_device{}()) {
   request_prefix_ = static_cast<std::uint32_t>(random_()) << 8 | (index & 0xff);
 }

@@ -11,6 +11,7 @@
 
 #include "metering/ledger/ledger.hpp"
 #include "metering/metrics_worker.hpp"
+#include "metering/outcome_metrics.hpp"
 #include "metering/usage.hpp"
 #include "proxy/api/request.hpp"
 #include "proxy/api/translate.hpp"
@@ -41,6 +42,7 @@ struct ControlPlane {
   metering::ledger::Ledger* ledger = nullptr;
   /// Admission and settlement are lock-free and may run on any worker.
   policies::BudgetBook* budgets = nullptr;
+  metering::OutcomeMetrics* outcomes = nullptr;
 };
 
 /// A session's entry in its worker's registry, so draining can close idle ones.
@@ -98,19 +100,21 @@ class Worker {
   awaitable<void> accept_loop();
 
   unsigned index_;
+  // Declared before the io_context so they outlive it: its destructor destroys the
+  // suspended session frames, whose cleanup unregisters sessions and settles budgets.
+  std::list<SessionSlot> sessions_;
+  ControlPlane control_;
+  metering::WorkerMetrics& metrics_;
   net::io_context context_{1};
   std::optional<tcp::acceptor> acceptor_;
   std::thread thread_;
   std::shared_ptr<Generation> generation_;
   bool draining_ = false;
   std::atomic<std::size_t> active_sessions_{0};
-  std::list<SessionSlot> sessions_;
   api::RequestParser request_parser_;
   metering::UsageExtractor usage_extractor_;
   upstream::SimulatedTransport simulated_;
   std::unique_ptr<metering::ledger::LedgerWriter> ledger_writer_;
-  ControlPlane control_;
-  metering::WorkerMetrics& metrics_;
   simdjson::dom::parser json_parser_;
   api::TranslationWorkspace translation_;
   std::minstd_rand random_;

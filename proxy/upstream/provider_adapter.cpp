@@ -22,6 +22,21 @@ bool is_withheld_from_upstream(std::string_view name) noexcept {
   return starts_with_icase(name, "x-spendwall-") || is_hop_by_hop(name);
 }
 
+/// Whether `name` is one of the comma-separated tokens of a Connection header: those
+/// headers are hop-by-hop too (RFC 9110 §7.6.1).
+bool is_listed_in(std::string_view connection, std::string_view name) noexcept {
+  while (!connection.empty()) {
+    auto comma = connection.find(',');
+    std::string_view token = connection.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (!token.empty() && iequals(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    connection.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 }  // namespace
 
 bool is_hop_by_hop(std::string_view name) noexcept {
@@ -57,8 +72,9 @@ void build_outgoing_request(const UpstreamRequest& request, OutgoingRequest& out
   out.set(http::field::host, request.provider->endpoint.host_header);
   bool client_sent_anthropic_version = false;
   if (request.client_headers) {
+    std::string_view connection = (*request.client_headers)[http::field::connection];
     for (const auto& field : *request.client_headers) {
-      if (is_withheld_from_upstream(field.name_string())) continue;
+      if (is_withheld_from_upstream(field.name_string()) || is_listed_in(connection, field.name_string())) continue;
       if (iequals(field.name_string(), "anthropic-version")) client_sent_anthropic_version = true;
       out.insert(field.name_string(), field.value());
     }

@@ -81,6 +81,18 @@ TEST_F(ProviderAdapterTest, ClientAnthropicVersionWins) {
   EXPECT_EQ(out.count("anthropic-version"), 1u);
 }
 
+TEST_F(ProviderAdapterTest, HeadersNamedInConnectionAreHopByHop) {
+  client_headers_.set(http::field::connection, "keep-alive, X-Hop-Only ,x-other");
+  client_headers_.set("x-hop-only", "1");
+  client_headers_.set("x-other", "2");
+  client_headers_.set("x-kept", "3");
+  OutgoingRequest out;
+  build_outgoing_request(request_for(0, metering::Endpoint::chat_completions), out);
+  EXPECT_EQ(out.count("x-hop-only"), 0u);
+  EXPECT_EQ(out.count("x-other"), 0u);
+  EXPECT_EQ(out["x-kept"], "3");
+}
+
 TEST(HopByHop, CoversFramingAndConnectionHeaders) {
   for (std::string_view name : {"Connection", "keep-alive", "Transfer-Encoding", "TE", "Upgrade", "Content-Length"}) {
     EXPECT_TRUE(is_hop_by_hop(name)) << name;
