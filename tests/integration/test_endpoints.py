@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from swtest.apis import CHAT, EMBEDDINGS, METERED, STREAMING, Api, expected_reply
+from swtest.apis import CHAT, EMBEDDINGS, METERED, STREAMING, Api, expected_cost, expected_reply
 from swtest.client import auth_headers, request, stream
-from swtest.config import APP_KEY, CLAUDE, EMBED, GPT, GPT_MINI, STAR_KEY
+from swtest.config import (APP_KEY, CLAUDE, EMBED, GPT, GPT_MINI, PRICE_CLAUDE, PRICE_EMBED,
+                           PRICE_GPT, STAR_KEY)
 
 TRANSPORTS = ("http", "tls")
 
 
 def target_model(api: Api) -> str:
     return CLAUDE if api.anthropic else EMBED if api is EMBEDDINGS else GPT
+
+
+def target_price(api: Api) -> dict[str, Decimal]:
+    return PRICE_CLAUDE if api.anthropic else PRICE_EMBED if api is EMBEDDINGS else PRICE_GPT
 
 
 def route(api: Api, transport: str) -> str:
@@ -43,6 +50,8 @@ def test_non_streaming(proxy, upstream_for, api: Api, transport: str):
     assert seen.json()["model"] == target_model(api), "model not rewritten to the target's"
     assert not seen.json().get("stream")
     assert answer["usage"] == seen.usage, "usage must reach the client unchanged"
+    expected = expected_cost(api.token_kinds(seen.usage), target_price(api))
+    assert Decimal(resp.header("x-spendwall-cost-usd")) == expected
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

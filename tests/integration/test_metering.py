@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from swtest.apis import CHAT, MESSAGES, METERED, Api, expected_cost
+from swtest.apis import CHAT, METERED, STREAMING, Api, expected_cost
 from swtest.client import auth_headers, request, stream, wait_until
 from swtest.config import APP_KEY, GPT, OUTSIDER_KEY, PRICE_GPT, UNKNOWN_KEY
 from swtest.metrics import Metrics, delta
@@ -83,7 +83,7 @@ def test_every_metered_endpoint_writes_a_record(proxy, api: Api):
     assert Decimal(str(record["cost_usd"])) == Decimal(resp.header("x-spendwall-cost-usd"))
 
 
-@pytest.mark.parametrize("api", (CHAT, MESSAGES), ids=lambda a: a.name)
+@pytest.mark.parametrize("api", STREAMING, ids=lambda a: a.name)
 def test_streamed_usage_is_metered(proxy, fake, api: Api):
     result = stream(proxy.port, api.path, api.body(api.route, stream=True),
                     auth_headers(APP_KEY))

@@ -73,6 +73,40 @@ TEST(Quickstart, LoadsWithoutErrorsOrWarnings) {
   EXPECT_THAT(config.workflows[1].routes, IsEmpty());
 }
 
+TEST(ShippedPriceTables, LoadCleanAndPriceEveryKindExactly) {
+  const std::string prices_dir = std::string(SPENDWALL_TEST_DATA_DIR) + "/../../config/prices";
+  const std::string yaml = R"(version: 1
+ledger: { backend: memory }
+providers:
+  openai: { kind: openai, base_url: "https://api.openai.com/v1", api_key: k }
+  anthropic: { kind: anthropic, base_url: "https://api.anthropic.com", api_key: k }
+include_prices: [openai.yaml, anthropic.yaml]
+routes:
+  chat:
+    targets: [ { provider: openai, model: gpt-4o } ]
+    fallbacks: [ { provider: anthropic, model: claude-sonnet-4-5 } ]
+workflows:
+  w:
+    owner: platform
+    keys: [ "sha256:6baaa7657c50253f8c92e07ff3841f486f1b12034c58cd8a0a20ba42e73a8091" ]
+    routes: [chat]
+    budget: { daily: 10 }
+)";
+  const auto result = load_config_text(yaml, "prices.yaml", prices_dir, env_of({}));
+  ASSERT_TRUE(result.ok()) << ::testing::PrintToString(formatted(result));
+  EXPECT_THAT(result.diagnostics, IsEmpty());
+  const Price* gpt4o = result.snapshot->find_price("openai", "gpt-4o");
+  ASSERT_NE(gpt4o, nullptr);
+  EXPECT_EQ(gpt4o->input, 2'500'000'000);
+  EXPECT_EQ(gpt4o->cached_input, 1'250'000'000);
+  EXPECT_EQ(gpt4o->reasoning, gpt4o->output) << "reasoning defaults to the output price";
+  const Price* sonnet = result.snapshot->find_price("anthropic", "claude-sonnet-4-5");
+  ASSERT_NE(sonnet, nullptr);
+  EXPECT_EQ(sonnet->cached_input, 300'000'000);
+  EXPECT_EQ(sonnet->cache_write, 3'750'000'000);
+  EXPECT_EQ(result.snapshot->price_files.size(), 2u);
+}
+
 TEST(FullExample, LoadsWithTheTwoWarningsItEarns) {
   const auto result = load_config_file(kDataDir + "/full_example.yaml", full_example_env());
   ASSERT_TRUE(result.ok()) << ::testing::PrintToString(formatted(result));
