@@ -82,6 +82,16 @@ bool read_optional_string(ondemand::value& value, std::optional<std::string>& ou
   return read_string(value, out.emplace());
 }
 
+/// A string naming an enum value, read through its `parse` function.
+template <class Enum, class Parse>
+bool read_named(ondemand::value& value, Parse parse, Enum& out) {
+  std::string_view name;
+  if (value.get_string().get(name)) return false;
+  const std::optional<Enum> parsed = parse(name);
+  if (parsed) out = *parsed;
+  return parsed.has_value();
+}
+
 template <class Unsigned>
 bool read_unsigned(ondemand::value& value, Unsigned& out) {
   std::uint64_t number = 0;
@@ -246,13 +256,8 @@ bool read_member(Member member, ondemand::value& value, RequestRecord& out) {
     case Member::tokens:
       out.tokens = {};
       return read_tokens(value, out.tokens);
-    case Member::usage_source: {
-      std::string_view name;
-      if (value.get_string().get(name)) return false;
-      const auto source = parse_usage_source(name);
-      if (source) out.usage_source = *source;
-      return source.has_value();
-    }
+    case Member::usage_source:
+      return read_named(value, parse_usage_source, out.usage_source);
     case Member::cost_nano_usd:
       return !value.get_int64().get(out.cost);
     case Member::latency_ms:
@@ -265,13 +270,8 @@ bool read_member(Member member, ondemand::value& value, RequestRecord& out) {
     }
     case Member::fallbacks:
       return read_unsigned(value, out.fallbacks);
-    case Member::budget_action: {
-      std::string_view name;
-      if (value.get_string().get(name)) return false;
-      const auto action = parse_budget_action(name);
-      if (action) out.budget_action = *action;
-      return action.has_value();
-    }
+    case Member::budget_action:
+      return read_named(value, parse_budget_action, out.budget_action);
     case Member::session:
       return read_optional_string(value, out.session);
     case Member::tags: {
