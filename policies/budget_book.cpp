@@ -55,6 +55,8 @@ struct WorkflowBudget {
   std::atomic<std::uint8_t> on_exceeded{static_cast<std::uint8_t>(config::OnExceeded::block)};
   std::atomic<NanoUsd> session_cap{0};  ///< 0 = no cap
   std::array<BudgetWindow, kWindowKindCount> windows;
+  /// Decisions by BudgetAction, for the metrics; relaxed counters.
+  std::array<std::atomic<std::uint64_t>, kBudgetActionCount> decisions{};
   // Constant after creation.
   std::string name;
   std::uint32_t ordinal = 0;
@@ -273,6 +275,12 @@ BudgetBook::~BudgetBook() = default;
 // ---- Worker threads ----------------------------------------------------------------------
 
 Admission BudgetBook::admit(WorkflowBudget& workflow, const AdmissionRequest& request) noexcept {
+  Admission admission = decide(workflow, request);
+  workflow.decisions[static_cast<std::size_t>(admission.action)].fetch_add(1, std::memory_order_relaxed);
+  return admission;
+}
+
+Admission BudgetBook::decide(WorkflowBudget& workflow, const AdmissionRequest& request) noexcept {
   const NanoUsd asked = std::max<NanoUsd>(request.amount, 0);
   std::array<std::uint8_t, kWindowKindCount> indices{};
   HeldSlots slots{};
@@ -558,6 +566,9 @@ WorkflowBudgetView BudgetBook::make_view(const WorkflowBudget& workflow,
   view.review = policy.review;
   view.decisions = policy.decisions;
   view.timezone = budget_timezone(policy);
+  for (std::size_t action = 0; action < kBudgetActionCount; ++action) {
+    view.decisions_made[action] = workflow.decisions[action].load(std::memory_order_relaxed);
+  }
   if (const auto& budget = policy.budget) {
     view.has_budget = true;
     view.on_exceeded = budget->on_exceeded;

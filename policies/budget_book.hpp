@@ -42,6 +42,7 @@ struct WorkflowBudget;
 /// What admission decided (the ledger record's `budget_action`: none, downgraded,
 /// alerted, blocked, session_blocked).
 enum class BudgetAction : std::uint8_t { admit, downgrade, alert, block, session_block };
+inline constexpr std::size_t kBudgetActionCount = 5;
 std::string_view to_string(BudgetAction action) noexcept;
 /// The ledger record's `budget_action` and the `action` label of
 /// `spendwall_budget_actions_total`: none, downgraded, alerted, blocked, session_blocked.
@@ -154,6 +155,9 @@ struct WorkflowBudgetView {
   std::array<std::optional<WindowView>, kWindowKindCount> previous;
   std::optional<config::OverrideSpec> active_override;
   SessionCounts sessions;
+  /// Admission decisions since start, indexed by BudgetAction (for
+  /// `spendwall_budget_actions_total`).
+  std::array<std::uint64_t, kBudgetActionCount> decisions_made{};
 };
 
 /// `/v1/budget`'s `session` object.
@@ -256,6 +260,7 @@ class BudgetBook {
   const SessionTable& sessions() const noexcept { return sessions_; }
 
  private:
+  Admission decide(WorkflowBudget& workflow, const AdmissionRequest& request) noexcept;
   WorkflowBudget& workflow_state(const config::WorkflowPolicy& policy);
   void configure(WorkflowBudget& workflow, const config::WorkflowPolicy& policy);
   void roll_workflow(WorkflowBudget& workflow, TimePoint now);

@@ -120,6 +120,8 @@ int Server::run() {
                                [this] { return ledger_->write_errors(); });
 
   metrics_.add_collectable(outcome_metrics_);
+  budget_metrics_ = std::make_shared<policies::BudgetMetrics>(*budgets_);
+  metrics_.add_collectable(budget_metrics_);
   ControlPlane control{control_.get_executor(), ledger_.get(), budgets_.get(), outcome_metrics_.get()};
   for (unsigned i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, runtime_, control, metrics_.add_worker()));

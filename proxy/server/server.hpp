@@ -9,6 +9,7 @@
 #include "metering/ledger/ledger.hpp"
 #include "metering/metrics_registry.hpp"
 #include "policies/budget_book.hpp"
+#include "policies/budget_metrics.hpp"
 #include "policies/clock.hpp"
 #include "proxy/admin/admin_server.hpp"
 #include "proxy/net.hpp"
@@ -61,6 +62,7 @@ class Server {
   std::shared_ptr<metering::OutcomeMetrics> outcome_metrics_ = std::make_shared<metering::OutcomeMetrics>();
   policies::SystemClock clock_;
   std::unique_ptr<policies::BudgetBook> budgets_;
+  std::shared_ptr<policies::BudgetMetrics> budget_metrics_;
   net::steady_timer budget_timer_{control_};
   std::unique_ptr<admin::AdminServer> admin_;
   net::signal_set signals_{control_};
