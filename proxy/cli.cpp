@@ -109,7 +109,8 @@ int serve(const Options& options) {
     log::error("config rejected; not starting", {{"errors", static_cast<std::int64_t>(result.error_count())}});
     return 1;
   }
-  server::Server server(result.snapshot, [path = options.config_path] { return load(path); });
+  server::Server server(result.snapshot, [path = options.config_path] { return load(path); },
+                        options.config_path.has_value());
   return server.run();
 }
 

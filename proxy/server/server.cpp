@@ -1,6 +1,7 @@
 #include "proxy/server/server.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <csignal>
 #include <thread>
 
@@ -14,6 +15,7 @@ namespace spendwall::proxy::server {
 namespace {
 
 constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
+constexpr auto kFileWatchInterval = std::chrono::seconds(1);
 
 unsigned resolve_worker_count(unsigned configured) {
   if (configured > 0) return configured;
@@ -64,8 +66,8 @@ std::optional<tcp::acceptor> open_acceptor(net::io_context& context, const tcp::
 
 }  // namespace
 
-Server::Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSource source)
-    : initial_snapshot_(std::move(snapshot)), source_(std::move(source)) {}
+Server::Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSource source, bool watch_files)
+    : initial_snapshot_(std::move(snapshot)), source_(std::move(source)), watch_files_(watch_files) {}
 
 Server::~Server() {
   for (auto& worker : workers_) worker->stop();
@@ -115,6 +117,10 @@ int Server::run() {
   }
   restore_budget_spend();
   schedule_budget_roll();
+  if (watch_files_) {
+    watched_stamp_ = config_files_stamp();
+    schedule_file_watch();
+  }
   ledger_->start();
   metrics_.set_ledger_counters([this] { return ledger_->records_written(); },
                                [this] { return ledger_->write_errors(); });
@@ -191,6 +197,7 @@ void Server::watch_drain(std::chrono::steady_clock::time_point deadline) {
     admin_->stop();
     signals_.cancel();
     budget_timer_.cancel();
+    watch_timer_.cancel();
     control_.stop();
     return;
   }
@@ -215,6 +222,35 @@ void Server::schedule_budget_roll() {
     if (ec) return;
     budgets_->roll(clock_.now());
     schedule_budget_roll();
+  });
+}
+
+std::string Server::config_files_stamp() const {
+  std::vector<std::string> files{runtime_->snapshot().file};
+  for (const auto& price_file : runtime_->snapshot().price_files) files.push_back(price_file.path);
+  std::string stamp;
+  for (const std::string& file : files) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(file, ec);
+    auto modified = std::filesystem::last_write_time(file, ec);
+    stamp += file + ':' + std::to_string(ec ? 0 : size) + ':' +
+             std::to_string(ec ? 0 : modified.time_since_epoch().count()) + ';';
+  }
+  return stamp;
+}
+
+void Server::schedule_file_watch() {
+  watch_timer_.expires_after(kFileWatchInterval);
+  watch_timer_.async_wait([this, previous = config_files_stamp()](error_code ec) {
+    if (ec) return;
+    std::string current = config_files_stamp();
+    // Editors write in several steps: act once the files have stopped changing.
+    if (current != watched_stamp_ && current == previous) {
+      watched_stamp_ = current;
+      log::info("config files changed on disk; reloading");
+      reload();
+    }
+    schedule_file_watch();
   });
 }
 
@@ -256,6 +292,7 @@ Server::ReloadOutcome Server::reload() {
   metrics_.set_snapshot(loaded.snapshot);
   metrics_.record_config_reload(metering::ReloadResult::ok, std::chrono::system_clock::now());
   for (auto& worker : workers_) worker->post_install(runtime_);
+  if (watch_files_) watched_stamp_ = config_files_stamp();
   outcome.result = ReloadOutcome::Result::ok;
   log::info("config reloaded", {{"config", runtime_->snapshot().file}});
   return outcome;

@@ -27,7 +27,9 @@ using ConfigSource = std::function<config::LoadResult()>;
 
 class Server {
  public:
-  Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSource source);
+  /// `watch_files`: reload when the config file or an included price file changes on
+  /// disk (off for the embedded quickstart, which has no file).
+  Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSource source, bool watch_files);
   ~Server();
 
   /// Binds, serves until SIGTERM/SIGINT, drains, and returns the exit code. Binding
@@ -47,6 +49,9 @@ class Server {
   void restore_budget_spend();
   /// Rolls budget windows over and starts/ends overrides, once a second.
   void schedule_budget_roll();
+  /// Polls the config files; a change that has settled for one poll triggers a reload.
+  void schedule_file_watch();
+  std::string config_files_stamp() const;
   void watch_drain(std::chrono::steady_clock::time_point deadline);
   ReloadOutcome reload();
   std::optional<admin::AdminResponse> handle_admin(const admin::AdminRequest& request);
@@ -64,6 +69,9 @@ class Server {
   std::unique_ptr<policies::BudgetBook> budgets_;
   std::shared_ptr<policies::BudgetMetrics> budget_metrics_;
   net::steady_timer budget_timer_{control_};
+  bool watch_files_;
+  net::steady_timer watch_timer_{control_};
+  std::string watched_stamp_;  ///< size and mtime of every config file at the last reload
   std::unique_ptr<admin::AdminServer> admin_;
   net::signal_set signals_{control_};
   bool shutting_down_ = false;
