@@ -24,7 +24,7 @@
 /// lock-free, allocation-free, any number at once, and concurrent with the control-thread
 /// members. Every other member (construction, `apply`, `roll`, `find`, `restore_*`,
 /// `views`, `view`, `session_view`) belongs to one control thread. The free functions are
-/// pure. Design notes: policies/DESIGN.md.
+/// pure. Design notes: docs/design/budgets.md.
 namespace spendwall::policies {
 
 /// The zone a workflow's windows are cut in: its budget's `timezone`, UTC without a budget.
@@ -63,7 +63,7 @@ std::string_view to_string(RefusalCause cause) noexcept;
 ///
 /// It names the window slots it reserved in, not "the current window": a request admitted
 /// before a rollover settles into the window it was admitted in, whose slot cannot be
-/// reused while the reservation is out (see DESIGN.md, Rollover). A plain value: copyable
+/// reused while the reservation is out (see docs/design/budgets.md, Rollover). A plain value: copyable
 /// into a coroutine frame, no destructor.
 class Reservation {
  public:

@@ -16,7 +16,7 @@
 /// lives in the first slot of its probe window (kProbeWindow slots from its hash) that was
 /// claimable when it was inserted.
 ///
-/// Why it needs no lock (the full argument is in policies/DESIGN.md):
+/// Why it needs no lock (the full argument is in docs/design/budgets.md):
 /// - Lookups scan the whole window, so a key is found wherever it sits in it.
 /// - Workers only claim slots (free → key, one CAS), so two first requests of one session
 ///   race for the same first claimable slot and the loser then finds the winner's key.

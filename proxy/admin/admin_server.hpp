@@ -36,6 +36,8 @@ class AdminServer {
 
   void start();
   void stop();
+  /// A reloaded config may rotate, add or remove the admin token.
+  void set_token(std::string token) { token_ = std::move(token); }
   tcp::endpoint local_endpoint() const;
 
  private:

@@ -255,6 +255,9 @@ void Server::schedule_file_watch() {
 }
 
 Server::ReloadOutcome Server::reload() {
+  // Whatever the outcome, these bytes have been judged: the file watcher must not judge
+  // (and count) them again.
+  if (watch_files_) watched_stamp_ = config_files_stamp();
   config::LoadResult loaded = source_();
   ReloadOutcome outcome;
   if (!loaded.ok()) {
@@ -292,6 +295,8 @@ Server::ReloadOutcome Server::reload() {
   metrics_.set_snapshot(loaded.snapshot);
   metrics_.record_config_reload(metering::ReloadResult::ok, std::chrono::system_clock::now());
   for (auto& worker : workers_) worker->post_install(runtime_);
+  admin_->set_token(new_server.admin_token);
+  // A new config may include other price files: watch those from now on.
   if (watch_files_) watched_stamp_ = config_files_stamp();
   outcome.result = ReloadOutcome::Result::ok;
   log::info("config reloaded", {{"config", runtime_->snapshot().file}});

@@ -9,6 +9,8 @@
 //   SPENDWALL_EMBED_MODEL     route for embeddings (default "embed")
 //   SPENDWALL_FORBIDDEN_MODEL a route the key may not use (default "forbidden")
 //   SPENDWALL_CHAT_TEXT / SPENDWALL_MESSAGES_TEXT  exact expected answers (optional)
+//   SPENDWALL_FALLBACK_MODEL  a route whose first target answers 500 and whose fallback
+//                             answers (optional; SPENDWALL_FALLBACK_TEXT its exact answer)
 // Run: node --test   (from this folder, after npm ci)
 
 import { test, describe } from 'node:test';
@@ -248,4 +250,19 @@ describe('Anthropic SDK', () => {
       Anthropic.RateLimitError, 429);
     assert.equal(counter.calls, 1, 'x-should-retry: false stops the SDK retrying');
   });
+});
+
+describe('Fallbacks', () => {
+  test('chat completion succeeds although the first target answers 500',
+    { skip: !env.SPENDWALL_FALLBACK_MODEL }, async () => {
+      const counter = countingFetch();
+      const { data, response } = await openai({ fetch: counter.fetch })
+        .chat.completions.create({
+          model: env.SPENDWALL_FALLBACK_MODEL, messages: [{ role: 'user', content: PROMPT }],
+        })
+        .withResponse();
+      assertText(data.choices[0].message.content, env.SPENDWALL_FALLBACK_TEXT);
+      assert.equal(response.headers.get('x-spendwall-fallbacks'), '1');
+      assert.equal(counter.calls, 1, 'the proxy fell back; the SDK did not retry');
+    });
 });

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from swtest.apis import expected_reply
-from swtest.config import APP_KEY, BROKE_KEY, CLAUDE, GPT
+from swtest.config import APP_KEY, BROKE_KEY, CLAUDE, GPT, GPT_MINI
 
 COMPAT_DIR = Path(__file__).resolve().parents[1] / "compat"
 
@@ -35,7 +35,10 @@ def test_official_sdks(proxy, node_modules, proxy_env):
            "SPENDWALL_EMBED_MODEL": "embed",
            "SPENDWALL_FORBIDDEN_MODEL": "forbidden",
            "SPENDWALL_CHAT_TEXT": expected_reply(GPT),
-           "SPENDWALL_MESSAGES_TEXT": expected_reply(CLAUDE)}
+           "SPENDWALL_MESSAGES_TEXT": expected_reply(CLAUDE),
+           # `failover`: its target answers 500 (twice: retries 1), its fallback answers.
+           "SPENDWALL_FALLBACK_MODEL": "failover",
+           "SPENDWALL_FALLBACK_TEXT": expected_reply(GPT_MINI)}
     result = subprocess.run(["node", "--test", "--test-reporter=tap"], cwd=COMPAT_DIR, env=env,
                             capture_output=True, text=True, timeout=300)
     failed = [line.strip() for line in result.stdout.splitlines()

@@ -6,6 +6,7 @@
 - `process`: running the real `spendwall` binary and reading its listening line.
 - `metrics`: Prometheus text parsing for metric deltas.
 - `apis`: per-endpoint request bodies and response readers.
+- `load`: concurrent clients, what each saw of its request, ledger records in bulk.
 """
 
 import sys

@@ -102,7 +102,7 @@ def run_pool(fn: Callable[[T], R], items: Iterable[T], threads: int,
     pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="load")
     try:
         futures = [pool.submit(fn, item) for item in items]
-        done, pending = concurrent.futures.wait(futures, timeout=timeout)
+        _, pending = concurrent.futures.wait(futures, timeout=timeout)
         if pending:
             raise AssertionError(f"{len(pending)} of {len(items)} calls unfinished after "
                                  f"{timeout}s ({threads} threads)")
