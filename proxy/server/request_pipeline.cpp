@@ -509,10 +509,10 @@ class Exchange {
   }
 
   // --- step 8: candidates ---------------------------------------------------------------
-  /// The targets to try, in order: the route's targets in a weighted random order
-  /// (healthy ones first, cooling ones last), then its fallbacks in config order.
-  /// Targets whose provider cannot serve this endpoint are left out: that is not a
-  /// fallback event.
+  /// The targets to try, in order: the route's healthy targets in a weighted random
+  /// order, then its healthy fallbacks in config order. Targets cooling down are skipped;
+  /// they come last, as a last resort when every healthy candidate failed. Targets whose
+  /// provider cannot serve this endpoint are left out: that is not a fallback event.
   bool plan_candidates() {
     auto& plan = buffers_.candidates;
     plan.clear();
@@ -547,11 +547,14 @@ class Exchange {
         pick -= target.weight;
       }
     }
+    for (const auto& target : route_->fallbacks) {
+      if (eligible(target) && healthy(target)) plan.push_back(&target);
+    }
     for (const auto& target : route_->targets) {
       if (eligible(target) && !healthy(target)) plan.push_back(&target);
     }
     for (const auto& target : route_->fallbacks) {
-      if (eligible(target)) plan.push_back(&target);
+      if (eligible(target) && !healthy(target)) plan.push_back(&target);
     }
     if (plan.empty()) {
       if (untranslatable_) {

@@ -245,7 +245,7 @@ def assert_skipped_until(proxy, fl: FakeUpstream, sent: float, sent_wall: float,
     assert skipped, "the machine is too slow to observe the cooldown"
     for ex in skipped:
         assert ex.status == 200 and served_by(ex) == ("oa", GPT_MINI), \
-            f"a cooling-down target served a request: {ex}"
+            f"a cooling-down target served {ex.request_id}: {ex.status} {served_by(ex)}"
         record = record_of(proxy, ex.request_id)
         assert attempts(record) == [("oa", GPT_MINI, "ok")], \
             f"a cooling-down target was tried: {record['attempts']}"

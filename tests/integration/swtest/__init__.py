@@ -7,6 +7,7 @@
 - `metrics`: Prometheus text parsing for metric deltas.
 - `apis`: per-endpoint request bodies and response readers.
 - `load`: concurrent clients, what each saw of its request, ledger records in bulk.
+- `canned`: a one-answer upstream, for provider bodies the fake cannot shape.
 """
 
 import sys
