@@ -27,8 +27,9 @@ std::string read_data(const std::string& name) {
 
 /// A ~1 KB chat request, as a typical SDK sends it.
 std::string chat_body_1kb() {
-  std::string body = R"({"model":"chat","messages":[{"role":"system","content":"You are a helpful assistant."},)"
-                     R"({"role":"user","content":")";
+  std::string body =
+      R"({"model":"chat","messages":[{"role":"system","content":"You are a helpful assistant."},)"
+      R"({"role":"user","content":")";
   body.append(880, 'x');
   body += R"("}],"temperature":0.2,"max_tokens":256,"stream":true})";
   return body;
@@ -39,8 +40,9 @@ void BM_RequestParse1KB(benchmark::State& state) {
   body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   api::RequestParser parser;
   for (auto _ : state) {
-    auto parsed = parser.parse(metering::Endpoint::chat_completions,
-                               simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+    auto parsed =
+        parser.parse(metering::Endpoint::chat_completions,
+                     simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
     benchmark::DoNotOptimize(parsed);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
@@ -53,8 +55,9 @@ void BM_RequestParseAndRewrite1KB(benchmark::State& state) {
   api::RequestParser parser;
   std::string out;
   for (auto _ : state) {
-    auto parsed = parser.parse(metering::Endpoint::chat_completions,
-                               simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+    auto parsed =
+        parser.parse(metering::Endpoint::chat_completions,
+                     simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
     api::rewrite_body(body, parsed.value(), "gpt-4o-mini", true, out);
     benchmark::DoNotOptimize(out.data());
   }
@@ -87,8 +90,9 @@ void BM_UsageFromBody(benchmark::State& state) {
   body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   metering::UsageExtractor extractor;
   for (auto _ : state) {
-    auto usage = extractor.from_body(metering::Endpoint::chat_completions,
-                                     simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+    auto usage = extractor.from_body(
+        metering::Endpoint::chat_completions,
+        simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
     benchmark::DoNotOptimize(usage);
   }
 }

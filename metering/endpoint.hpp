@@ -38,8 +38,9 @@ constexpr ApiFormat api_format(Endpoint e) noexcept {
 /// The label value of `endpoint` in metrics: the path, or "other".
 constexpr std::string_view endpoint_label(Endpoint e) noexcept {
   constexpr std::array<std::string_view, kEndpointCount> kLabels{
-      "/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/completions", "/v1/messages",
-      "/v1/models",           "/v1/feedback",  "/v1/budget",     "other"};
+      "/v1/chat/completions", "/v1/responses", "/v1/embeddings",
+      "/v1/completions",      "/v1/messages",  "/v1/models",
+      "/v1/feedback",         "/v1/budget",    "other"};
   return kLabels[static_cast<std::size_t>(e)];
 }
 

@@ -18,8 +18,8 @@ prometheus::MetricFamily family_of(const MetricDef& def) {
   return family;
 }
 
-void add_counter(prometheus::MetricFamily& family, const std::string& workflow, const std::string& outcome,
-                 double value) {
+void add_counter(prometheus::MetricFamily& family, const std::string& workflow,
+                 const std::string& outcome, double value) {
   prometheus::ClientMetric& metric = family.metric.emplace_back();
   metric.label = {{"workflow", workflow}, {"outcome", outcome}};
   metric.counter.value = value;
@@ -27,7 +27,8 @@ void add_counter(prometheus::MetricFamily& family, const std::string& workflow, 
 
 }  // namespace
 
-void OutcomeMetrics::count(std::string_view workflow, std::string_view outcome, config::NanoUsd cost) {
+void OutcomeMetrics::count(std::string_view workflow, std::string_view outcome,
+                           config::NanoUsd cost) {
   const std::lock_guard lock(mutex_);
   auto [it, added] = totals_.try_emplace({std::string(workflow), std::string(outcome)});
   ++it->second.outcomes;
@@ -42,7 +43,8 @@ std::vector<prometheus::MetricFamily> OutcomeMetrics::Collect() const {
   for (const auto& [key, totals] : totals_) {
     add_counter(outcomes, key.first, key.second, static_cast<double>(totals.outcomes));
     // Money stays integer nano-USD until this one conversion.
-    add_counter(cost, key.first, key.second, static_cast<double>(totals.cost) / static_cast<double>(config::kNanoPerUsd));
+    add_counter(cost, key.first, key.second,
+                static_cast<double>(totals.cost) / static_cast<double>(config::kNanoPerUsd));
   }
   return {std::move(cost), std::move(outcomes)};
 }

@@ -276,7 +276,8 @@ BudgetBook::~BudgetBook() = default;
 
 Admission BudgetBook::admit(WorkflowBudget& workflow, const AdmissionRequest& request) noexcept {
   Admission admission = decide(workflow, request);
-  workflow.decisions[static_cast<std::size_t>(admission.action)].fetch_add(1, std::memory_order_relaxed);
+  workflow.decisions[static_cast<std::size_t>(admission.action)].fetch_add(
+      1, std::memory_order_relaxed);
   return admission;
 }
 

@@ -63,8 +63,8 @@ std::string_view to_string(RefusalCause cause) noexcept;
 ///
 /// It names the window slots it reserved in, not "the current window": a request admitted
 /// before a rollover settles into the window it was admitted in, whose slot cannot be
-/// reused while the reservation is out (see docs/design/budgets.md, Rollover). A plain value: copyable
-/// into a coroutine frame, no destructor.
+/// reused while the reservation is out (see docs/design/budgets.md, Rollover). A plain value:
+/// copyable into a coroutine frame, no destructor.
 class Reservation {
  public:
   bool active() const noexcept { return workflow_ != nullptr; }

@@ -9,8 +9,8 @@
 namespace spendwall::policies {
 namespace {
 
-using metering::MetricDef;
 using metering::metric_def;
+using metering::MetricDef;
 
 constexpr const MetricDef& kLimit = metric_def("spendwall_budget_limit_usd");
 constexpr const MetricDef& kSpent = metric_def("spendwall_budget_spent_usd");
@@ -19,7 +19,9 @@ constexpr const MetricDef& kOverrideActive = metric_def("spendwall_budget_overri
 constexpr const MetricDef& kOvershoot = metric_def("spendwall_budget_overshoot_usd_total");
 constexpr const MetricDef& kActions = metric_def("spendwall_budget_actions_total");
 
-double usd(NanoUsd value) { return static_cast<double>(value) / static_cast<double>(config::kNanoPerUsd); }
+double usd(NanoUsd value) {
+  return static_cast<double>(value) / static_cast<double>(config::kNanoPerUsd);
+}
 
 /// One family of metrics.md, filled series by series with labels in its declared order.
 class Family {
@@ -32,7 +34,8 @@ class Family {
 
   void add(const std::string& first, std::string_view second, double value) {
     prometheus::ClientMetric& metric = family_.metric.emplace_back();
-    metric.label = {{std::string(def_.labels[0]), first}, {std::string(def_.labels[1]), std::string(second)}};
+    metric.label = {{std::string(def_.labels[0]), first},
+                    {std::string(def_.labels[1]), std::string(second)}};
     if (def_.type == prometheus::MetricType::Counter) {
       metric.counter.value = value;
     } else {
@@ -50,8 +53,8 @@ class Family {
 };
 
 /// The `action` label of spendwall_budget_actions_total; admissions are not actions.
-constexpr std::array<std::string_view, kBudgetActionCount> kActionLabels{"", "downgraded", "alerted", "blocked",
-                                                                         "session_blocked"};
+constexpr std::array<std::string_view, kBudgetActionCount> kActionLabels{
+    "", "downgraded", "alerted", "blocked", "session_blocked"};
 
 }  // namespace
 
@@ -60,7 +63,8 @@ std::vector<prometheus::MetricFamily> BudgetMetrics::Collect() const {
       overshoot(kOvershoot), actions(kActions);
   for (const WorkflowBudgetView& view : book_.views()) {
     for (std::size_t action = 1; action < kBudgetActionCount; ++action) {
-      actions.add(view.workflow, kActionLabels[action], static_cast<double>(view.decisions_made[action]));
+      actions.add(view.workflow, kActionLabels[action],
+                  static_cast<double>(view.decisions_made[action]));
     }
     if (!view.has_budget) continue;
     for (const WindowView& window : view.windows) {

@@ -13,17 +13,22 @@ namespace {
 
 std::string_view level_name(Level level) {
   switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "info";
 }
 
 void append_timestamp(std::string& out) {
   auto now = std::chrono::system_clock::now();
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
   std::time_t seconds = static_cast<std::time_t>(millis / 1000);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
@@ -60,6 +65,8 @@ void event(Level level, std::string_view message, std::initializer_list<Field> f
           using T = std::decay_t<decltype(value)>;
           if constexpr (std::is_same_v<T, std::string_view>) {
             append_quoted(value, line);
+          } else if constexpr (std::is_same_v<T, RawJson>) {
+            line += value.text;
           } else if constexpr (std::is_same_v<T, bool>) {
             line += value ? "true" : "false";
           } else {

@@ -12,10 +12,16 @@ namespace spendwall::proxy::log {
 
 enum class Level { debug, info, warn, error };
 
+/// JSON text written into the line as is (the caller vouches for it), e.g. an event
+/// object that log readers should see as structure rather than as a string.
+struct RawJson {
+  std::string_view text;
+};
+
 /// One `"key": value` pair of an event. Strings are escaped; numbers written as is.
 struct Field {
   std::string_view key;
-  std::variant<std::string_view, std::int64_t, double, bool> value;
+  std::variant<std::string_view, std::int64_t, double, bool, RawJson> value;
 };
 
 void event(Level level, std::string_view message, std::initializer_list<Field> fields = {});

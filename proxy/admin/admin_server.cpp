@@ -25,8 +25,12 @@ bool token_matches(std::string_view presented, const std::string& expected) {
 
 }  // namespace
 
-AdminServer::AdminServer(net::io_context& context, tcp::acceptor acceptor, std::string token, AdminHandler handler)
-    : context_(context), acceptor_(std::move(acceptor)), token_(std::move(token)), handler_(std::move(handler)) {}
+AdminServer::AdminServer(net::io_context& context, tcp::acceptor acceptor, std::string token,
+                         AdminHandler handler)
+    : context_(context),
+      acceptor_(std::move(acceptor)),
+      token_(std::move(token)),
+      handler_(std::move(handler)) {}
 
 void AdminServer::start() { net::co_spawn(context_, accept_loop(), net::detached); }
 
@@ -52,14 +56,17 @@ awaitable<void> AdminServer::accept_loop() {
 AdminResponse AdminServer::dispatch(const http::request<http::string_body>& request) const {
   std::string_view target = request.target();
   auto question = target.find('?');
-  AdminRequest admin_request{request.method(), target.substr(0, question),
-                             question == std::string_view::npos ? std::string_view{} : target.substr(question + 1),
-                             request.body()};
+  AdminRequest admin_request{
+      request.method(), target.substr(0, question),
+      question == std::string_view::npos ? std::string_view{} : target.substr(question + 1),
+      request.body()};
   if (admin_request.path.starts_with("/admin/") && !token_.empty()) {
     std::string_view authorization = request[http::field::authorization];
     constexpr std::string_view kBearer = "Bearer ";
-    if (!authorization.starts_with(kBearer) || !token_matches(authorization.substr(kBearer.size()), token_)) {
-      return json_error(http::status::unauthorized, "admin endpoints need Authorization: Bearer <admin_token>");
+    if (!authorization.starts_with(kBearer) ||
+        !token_matches(authorization.substr(kBearer.size()), token_)) {
+      return json_error(http::status::unauthorized,
+                        "admin endpoints need Authorization: Bearer <admin_token>");
     }
   }
   if (auto response = handler_(admin_request)) return std::move(*response);

@@ -32,7 +32,8 @@ using AdminHandler = std::function<std::optional<AdminResponse>(const AdminReque
 class AdminServer {
  public:
   /// `token`: when not empty, `/admin/*` requires `Authorization: Bearer <token>`.
-  AdminServer(net::io_context& context, tcp::acceptor acceptor, std::string token, AdminHandler handler);
+  AdminServer(net::io_context& context, tcp::acceptor acceptor, std::string token,
+              AdminHandler handler);
 
   void start();
   void stop();

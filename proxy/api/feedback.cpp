@@ -13,7 +13,8 @@ ApiError invalid(std::string_view message, std::string_view param) {
 
 }  // namespace
 
-Result<FeedbackRequest> parse_feedback(simdjson::dom::parser& parser, simdjson::padded_string_view body) {
+Result<FeedbackRequest> parse_feedback(simdjson::dom::parser& parser,
+                                       simdjson::padded_string_view body) {
   simdjson::dom::element root;
   if (parser.parse(body).get(root) != simdjson::SUCCESS) {
     return invalid("request body is not valid JSON", "");
@@ -26,7 +27,8 @@ Result<FeedbackRequest> parse_feedback(simdjson::dom::parser& parser, simdjson::
   std::string_view text;
   if (object["request_id"].get_string().get(text) != simdjson::SUCCESS || text.empty() ||
       text.size() > kMaxIdentifierBytes) {
-    return invalid("request_id must be the x-spendwall-request-id of an earlier request", "request_id");
+    return invalid("request_id must be the x-spendwall-request-id of an earlier request",
+                   "request_id");
   }
   feedback.request_id = text;
   if (object["outcome"].get_string().get(text) != simdjson::SUCCESS || text.empty() ||

@@ -27,6 +27,7 @@ inline constexpr std::size_t kMaxFeedbackNoteBytes = 4096;
 /// bytes), `score` a finite number or null, `note` a string of at most
 /// kMaxFeedbackNoteBytes or null, `replace` a boolean. Whether the outcome name is one
 /// the config allows is the caller's check (400 `unknown_outcome`).
-Result<FeedbackRequest> parse_feedback(simdjson::dom::parser& parser, simdjson::padded_string_view body);
+Result<FeedbackRequest> parse_feedback(simdjson::dom::parser& parser,
+                                       simdjson::padded_string_view body);
 
 }  // namespace spendwall::api

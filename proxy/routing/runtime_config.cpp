@@ -21,11 +21,13 @@ TargetRuntime make_target(const config::ConfigSnapshot& snapshot,
                           const std::vector<ProviderRuntime>& providers,
                           const config::TargetSpec& spec) {
   TargetRuntime target;
-  auto provider = std::find_if(providers.begin(), providers.end(),
-                               [&](const ProviderRuntime& p) { return p.spec->name == spec.provider; });
+  auto provider = std::find_if(providers.begin(), providers.end(), [&](const ProviderRuntime& p) {
+    return p.spec->name == spec.provider;
+  });
   target.provider = provider->id;  // validation guarantees the provider exists
   target.model = spec.model;
-  if (const config::Price* price = snapshot.find_price(spec.provider, spec.model)) target.price = *price;
+  if (const config::Price* price = snapshot.find_price(spec.provider, spec.model))
+    target.price = *price;
   target.weight = spec.weight;
   return target;
 }
@@ -100,7 +102,8 @@ std::size_t RuntimeConfig::DigestHash::operator()(const Sha256Digest& digest) co
   return value;
 }
 
-bool RuntimeConfig::DigestEqual::operator()(const Sha256Digest& a, const Sha256Digest& b) const noexcept {
+bool RuntimeConfig::DigestEqual::operator()(const Sha256Digest& a,
+                                            const Sha256Digest& b) const noexcept {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
@@ -108,8 +111,9 @@ std::size_t RuntimeConfig::NameHash::operator()(std::string_view name) const noe
   return std::hash<std::string_view>{}(name);
 }
 
-RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::ConfigSnapshot> snapshot,
-                                                unsigned worker_count, metering::LabelTable* labels) {
+RuntimeConfig::BuildResult RuntimeConfig::build(
+    std::shared_ptr<const config::ConfigSnapshot> snapshot, unsigned worker_count,
+    metering::LabelTable* labels) {
   auto label = [labels](std::string_view name) {
     return labels ? labels->intern(name) : metering::kUnresolvedLabel;
   };
@@ -127,7 +131,8 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
         std::max(1u, (spec.max_connections + worker_count - 1) / worker_count);
     if (spec.kind != config::ProviderKind::simulated) {
       auto endpoint = parse_base_url(spec.base_url);
-      if (!endpoint) return {nullptr, "provider '" + spec.name + "': base_url is not an http(s) URL"};
+      if (!endpoint)
+        return {nullptr, "provider '" + spec.name + "': base_url is not an http(s) URL"};
       provider.endpoint = std::move(*endpoint);
       if (provider.endpoint.tls) {
         if (auto error = build_tls_context(cfg, provider); !error.empty()) return {nullptr, error};
@@ -144,8 +149,10 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
     route.spec = &spec;
     route.default_max_output_tokens = spec.default_max_output_tokens;
     route.default_image_tokens = spec.default_image_tokens;
-    for (const auto& target : spec.targets) route.targets.push_back(make_target(cfg, runtime->providers_, target));
-    for (const auto& target : spec.fallbacks) route.fallbacks.push_back(make_target(cfg, runtime->providers_, target));
+    for (const auto& target : spec.targets)
+      route.targets.push_back(make_target(cfg, runtime->providers_, target));
+    for (const auto& target : spec.fallbacks)
+      route.fallbacks.push_back(make_target(cfg, runtime->providers_, target));
     runtime->route_by_name_.emplace(route.name, route.id);
     runtime->routes_.push_back(std::move(route));
   }
@@ -199,9 +206,11 @@ RuntimeConfig::BuildResult RuntimeConfig::build(std::shared_ptr<const config::Co
         workflow.allowed_routes[it->second] = true;
       }
     }
-    for (const auto& digest : spec.key_hashes) runtime->workflow_by_key_.emplace(digest, workflow.id);
+    for (const auto& digest : spec.key_hashes)
+      runtime->workflow_by_key_.emplace(digest, workflow.id);
     if (spec.budget && spec.budget->on_exceeded == config::OnExceeded::downgrade) {
-      if (auto it = runtime->route_by_name_.find(spec.budget->downgrade_to); it != runtime->route_by_name_.end()) {
+      if (auto it = runtime->route_by_name_.find(spec.budget->downgrade_to);
+          it != runtime->route_by_name_.end()) {
         workflow.downgrade_route = &runtime->routes_[it->second];
       }
     }

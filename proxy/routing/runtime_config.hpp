@@ -100,8 +100,8 @@ class RuntimeConfig {
     std::string error;
   };
   /// `labels` (optional) interns every name to the stable ids metrics are keyed by.
-  static BuildResult build(std::shared_ptr<const config::ConfigSnapshot> snapshot, unsigned worker_count,
-                           metering::LabelTable* labels = nullptr);
+  static BuildResult build(std::shared_ptr<const config::ConfigSnapshot> snapshot,
+                           unsigned worker_count, metering::LabelTable* labels = nullptr);
 
   const config::ConfigSnapshot& snapshot() const noexcept { return *snapshot_; }
   const std::shared_ptr<const config::ConfigSnapshot>& snapshot_ptr() const noexcept {

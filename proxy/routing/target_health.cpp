@@ -3,22 +3,26 @@
 namespace spendwall::proxy::routing {
 namespace {
 
-std::int64_t ticks(TargetHealth::Clock::time_point t) noexcept { return t.time_since_epoch().count(); }
+std::int64_t ticks(TargetHealth::Clock::time_point t) noexcept {
+  return t.time_since_epoch().count();
+}
 
 }  // namespace
 
-TargetHealth::TargetHealth(std::size_t targets) : size_(targets), slots_(std::make_unique<Slot[]>(targets)) {}
+TargetHealth::TargetHealth(std::size_t targets)
+    : size_(targets), slots_(std::make_unique<Slot[]>(targets)) {}
 
 bool TargetHealth::available(std::size_t target, Clock::time_point now) const noexcept {
-  return target >= size_ || slots_[target].cooldown_until.load(std::memory_order_relaxed) <= ticks(now);
+  return target >= size_ ||
+         slots_[target].cooldown_until.load(std::memory_order_relaxed) <= ticks(now);
 }
 
 void TargetHealth::record_success(std::size_t target) noexcept {
   if (target < size_) slots_[target].consecutive_failures.store(0, std::memory_order_relaxed);
 }
 
-void TargetHealth::record_failure(std::size_t target, Clock::time_point now, Clock::duration cooldown,
-                                  unsigned threshold) noexcept {
+void TargetHealth::record_failure(std::size_t target, Clock::time_point now,
+                                  Clock::duration cooldown, unsigned threshold) noexcept {
   if (target >= size_) return;
   Slot& slot = slots_[target];
   std::uint32_t failures = slot.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -34,7 +38,8 @@ void TargetHealth::cool_down(std::size_t target, Clock::time_point until) noexce
   std::int64_t wanted = ticks(until);
   std::int64_t current = slot.load(std::memory_order_relaxed);
   // Keep the later of two cooldowns: a short one must not cut a provider's long back-off.
-  while (current < wanted && !slot.compare_exchange_weak(current, wanted, std::memory_order_relaxed)) {
+  while (current < wanted &&
+         !slot.compare_exchange_weak(current, wanted, std::memory_order_relaxed)) {
   }
 }
 

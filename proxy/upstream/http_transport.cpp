@@ -40,9 +40,9 @@ struct AttemptState {
 };
 
 template <class Stream>
-awaitable<ExchangeResult> run_exchange(Stream& stream, beast::flat_buffer& buffer, OutgoingRequest& out,
-                                       const UpstreamRequest& request, ResponseSink& sink,
-                                       AttemptState& state) {
+awaitable<ExchangeResult> run_exchange(Stream& stream, beast::flat_buffer& buffer,
+                                       OutgoingRequest& out, const UpstreamRequest& request,
+                                       ResponseSink& sink, AttemptState& state) {
   ExchangeResult result;
   auto& tcp = beast::get_lowest_layer(stream);
   const config::ProviderSpec& provider = *request.provider->spec;
@@ -50,7 +50,8 @@ awaitable<ExchangeResult> run_exchange(Stream& stream, beast::flat_buffer& buffe
 
   auto [write_ec, written] = co_await http::async_write(stream, out, use_tuple);
   if (write_ec) {
-    result.failure = write_ec == beast::error::timeout ? TransportFailure::timeout : TransportFailure::connect_error;
+    result.failure = write_ec == beast::error::timeout ? TransportFailure::timeout
+                                                       : TransportFailure::connect_error;
     result.detail = "sending the request failed";
     co_return result;
   }
@@ -120,18 +121,22 @@ struct HttpTransport::Connection {
   Clock::time_point idle_since{};
   bool reused = false;
 
-  explicit Connection(net::any_io_executor executor) : stream(std::in_place_type<PlainStream>, executor) {}
+  explicit Connection(net::any_io_executor executor)
+      : stream(std::in_place_type<PlainStream>, executor) {}
   Connection(net::any_io_executor executor, ssl::context& context)
       : stream(std::in_place_type<TlsStream>, executor, context) {}
 
   beast::tcp_stream& tcp() {
-    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); }, stream);
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                      stream);
   }
 };
 
 HttpTransport::HttpTransport(net::any_io_executor executor,
                              std::shared_ptr<const routing::RuntimeConfig> runtime)
-    : executor_(std::move(executor)), runtime_(std::move(runtime)), pools_(runtime_->providers().size()) {}
+    : executor_(std::move(executor)),
+      runtime_(std::move(runtime)),
+      pools_(runtime_->providers().size()) {}
 
 HttpTransport::~HttpTransport() = default;
 
@@ -146,7 +151,8 @@ awaitable<std::unique_ptr<HttpTransport::Connection>> HttpTransport::connect(
   auto connection = endpoint.tls ? std::make_unique<Connection>(executor_, *provider.tls_context)
                                  : std::make_unique<Connection>(executor_);
   tcp::resolver resolver(executor_);
-  auto [resolve_ec, addresses] = co_await resolver.async_resolve(endpoint.host, endpoint.port, use_tuple);
+  auto [resolve_ec, addresses] =
+      co_await resolver.async_resolve(endpoint.host, endpoint.port, use_tuple);
   if (resolve_ec) {
     failure = {TransportFailure::connect_error, false, "cannot resolve the provider's host"};
     co_return nullptr;
@@ -157,7 +163,8 @@ awaitable<std::unique_ptr<HttpTransport::Connection>> HttpTransport::connect(
   if (connect_ec) {
     failure = connect_ec == beast::error::timeout
                   ? ExchangeResult{TransportFailure::timeout, false, "connect timed out"}
-                  : ExchangeResult{TransportFailure::connect_error, false, "connection refused or unreachable"};
+                  : ExchangeResult{TransportFailure::connect_error, false,
+                                   "connection refused or unreachable"};
     co_return nullptr;
   }
   tcp.socket().set_option(tcp::no_delay(true));
@@ -173,10 +180,11 @@ awaitable<std::unique_ptr<HttpTransport::Connection>> HttpTransport::connect(
     }
     auto [handshake_ec] = co_await tls->async_handshake(ssl::stream_base::client, use_tuple);
     if (handshake_ec) {
-      failure = handshake_ec == beast::error::timeout
-                    ? ExchangeResult{TransportFailure::timeout, false, "TLS handshake timed out"}
-                    : ExchangeResult{TransportFailure::connect_error, false,
-                                     "TLS handshake failed (certificate not trusted or wrong name)"};
+      failure =
+          handshake_ec == beast::error::timeout
+              ? ExchangeResult{TransportFailure::timeout, false, "TLS handshake timed out"}
+              : ExchangeResult{TransportFailure::connect_error, false,
+                               "TLS handshake failed (certificate not trusted or wrong name)"};
       co_return nullptr;
     }
   }
@@ -194,7 +202,8 @@ awaitable<std::unique_ptr<HttpTransport::Connection>> HttpTransport::acquire(
     co_await wait.async_wait(use_tuple);
     std::erase(pool.waiters, &wait);
     if (Clock::now() >= connect_deadline) {
-      failure = {TransportFailure::connect_error, false, "max_connections reached for this provider"};
+      failure = {TransportFailure::connect_error, false,
+                 "max_connections reached for this provider"};
       co_return nullptr;
     }
   }
@@ -228,7 +237,8 @@ void HttpTransport::release(routing::ProviderId provider, std::unique_ptr<Connec
   }
 }
 
-awaitable<ExchangeResult> HttpTransport::exchange(const UpstreamRequest& request, ResponseSink& sink) {
+awaitable<ExchangeResult> HttpTransport::exchange(const UpstreamRequest& request,
+                                                  ResponseSink& sink) {
   OutgoingRequest out;
   build_outgoing_request(request, out);
   const routing::ProviderRuntime& provider = *request.provider;

@@ -17,7 +17,8 @@ namespace spendwall::proxy::upstream {
 
 class HttpTransport final : public UpstreamTransport {
  public:
-  HttpTransport(net::any_io_executor executor, std::shared_ptr<const routing::RuntimeConfig> runtime);
+  HttpTransport(net::any_io_executor executor,
+                std::shared_ptr<const routing::RuntimeConfig> runtime);
   ~HttpTransport() override;
 
   awaitable<ExchangeResult> exchange(const UpstreamRequest& request, ResponseSink& sink) override;
@@ -38,10 +39,12 @@ class HttpTransport final : public UpstreamTransport {
   struct Lease;
 
   awaitable<std::unique_ptr<Connection>> acquire(const routing::ProviderRuntime& provider,
-                                                 Clock::time_point deadline, ExchangeResult& failure);
+                                                 Clock::time_point deadline,
+                                                 ExchangeResult& failure);
   void release(routing::ProviderId provider, std::unique_ptr<Connection> connection);
   awaitable<std::unique_ptr<Connection>> connect(const routing::ProviderRuntime& provider,
-                                                 Clock::time_point deadline, ExchangeResult& failure);
+                                                 Clock::time_point deadline,
+                                                 ExchangeResult& failure);
 
   net::any_io_executor executor_;
   std::shared_ptr<const routing::RuntimeConfig> runtime_;

@@ -14,8 +14,8 @@ bool starts_with_icase(std::string_view text, std::string_view prefix) noexcept 
 /// Client headers that never travel upstream: credentials (the client's key must not
 /// reach a provider), our own control headers, and what the proxy sets itself.
 bool is_withheld_from_upstream(std::string_view name) noexcept {
-  constexpr std::array<std::string_view, 6> kWithheld{
-      "authorization", "x-api-key", "host", "accept-encoding", "expect", "cookie"};
+  constexpr std::array<std::string_view, 6> kWithheld{"authorization",   "x-api-key", "host",
+                                                      "accept-encoding", "expect",    "cookie"};
   for (std::string_view withheld : kWithheld) {
     if (iequals(name, withheld)) return true;
   }
@@ -28,7 +28,8 @@ bool is_listed_in(std::string_view connection, std::string_view name) noexcept {
   while (!connection.empty()) {
     auto comma = connection.find(',');
     std::string_view token = connection.substr(0, comma);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
     if (!token.empty() && iequals(token, name)) return true;
     if (comma == std::string_view::npos) break;
@@ -41,8 +42,10 @@ bool is_listed_in(std::string_view connection, std::string_view name) noexcept {
 
 bool is_hop_by_hop(std::string_view name) noexcept {
   constexpr std::array<std::string_view, 10> kHopByHop{
-      "connection", "keep-alive",        "proxy-authenticate", "proxy-authorization", "te",
-      "trailer",    "transfer-encoding", "upgrade",            "content-length",      "proxy-connection"};
+      "connection",          "keep-alive", "proxy-authenticate",
+      "proxy-authorization", "te",         "trailer",
+      "transfer-encoding",   "upgrade",    "content-length",
+      "proxy-connection"};
   for (std::string_view hop : kHopByHop) {
     if (iequals(name, hop)) return true;
   }
@@ -53,7 +56,8 @@ std::string upstream_target(const UpstreamRequest& request) {
   std::string_view endpoint_path = metering::endpoint_label(request.endpoint);
   std::string target = request.provider->endpoint.base_path;
   // An OpenAI-compatible base_url already ends in its API version (`…/v1`).
-  if (request.provider->spec->kind == config::ProviderKind::openai && endpoint_path.starts_with("/v1/")) {
+  if (request.provider->spec->kind == config::ProviderKind::openai &&
+      endpoint_path.starts_with("/v1/")) {
     endpoint_path.remove_prefix(3);
   }
   target += endpoint_path;
@@ -74,7 +78,9 @@ void build_outgoing_request(const UpstreamRequest& request, OutgoingRequest& out
   if (request.client_headers) {
     std::string_view connection = (*request.client_headers)[http::field::connection];
     for (const auto& field : *request.client_headers) {
-      if (is_withheld_from_upstream(field.name_string()) || is_listed_in(connection, field.name_string())) continue;
+      if (is_withheld_from_upstream(field.name_string()) ||
+          is_listed_in(connection, field.name_string()))
+        continue;
       if (iequals(field.name_string(), "anthropic-version")) client_sent_anthropic_version = true;
       out.insert(field.name_string(), field.value());
     }

@@ -10,8 +10,8 @@ namespace {
 using metering::Endpoint;
 
 constexpr std::array<std::string_view, 16> kWords{
-    " The",  " simulated", " provider", " answers",  " with",  " steady", " tokens", " so",
-    " that", " budgets",   " and",      " routes",   " can",   " be",     " tried",  " offline."};
+    " The",  " simulated", " provider", " answers", " with", " steady", " tokens", " so",
+    " that", " budgets",   " and",      " routes",  " can",  " be",     " tried",  " offline."};
 constexpr std::uint64_t kDefaultOutputTokens = 48;
 
 void append_number(std::string& out, std::uint64_t value) { out += std::to_string(value); }
@@ -36,7 +36,8 @@ void append_openai_chat_usage(std::string& out, const SimulatedUsage& usage) {
   append_number(out, usage.output_tokens);
   out += R"(,"total_tokens":)";
   append_number(out, usage.input_tokens + usage.output_tokens);
-  out += R"(,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}})";
+  out +=
+      R"(,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}})";
 }
 
 void append_responses_usage(std::string& out, const SimulatedUsage& usage) {
@@ -66,37 +67,41 @@ std::string complete_body(Endpoint endpoint, std::string_view model, std::string
   std::string text = content_text(usage.output_tokens);
   switch (endpoint) {
     case Endpoint::chat_completions:
-      out = R"({"id":)" + quoted(id) + R"(,"object":"chat.completion","created":0,"model":)" + quoted(model) +
-            R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)" + quoted(text) +
-            R"(},"finish_reason":"stop"}],)";
+      out = R"({"id":)" + quoted(id) + R"(,"object":"chat.completion","created":0,"model":)" +
+            quoted(model) + R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)" +
+            quoted(text) + R"(},"finish_reason":"stop"}],)";
       append_openai_chat_usage(out, usage);
       out += '}';
       break;
     case Endpoint::completions:
-      out = R"({"id":)" + quoted(id) + R"(,"object":"text_completion","created":0,"model":)" + quoted(model) +
-            R"(,"choices":[{"index":0,"text":)" + quoted(text) + R"(,"finish_reason":"stop"}],)";
+      out = R"({"id":)" + quoted(id) + R"(,"object":"text_completion","created":0,"model":)" +
+            quoted(model) + R"(,"choices":[{"index":0,"text":)" + quoted(text) +
+            R"(,"finish_reason":"stop"}],)";
       append_openai_chat_usage(out, usage);
       out += '}';
       break;
     case Endpoint::embeddings:
-      out = R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0123,-0.0456,0.0789,0.0012]}],"model":)" +
-            quoted(model) + R"(,"usage":{"prompt_tokens":)";
+      out =
+          R"({"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0123,-0.0456,0.0789,0.0012]}],"model":)" +
+          quoted(model) + R"(,"usage":{"prompt_tokens":)";
       append_number(out, usage.input_tokens);
       out += R"(,"total_tokens":)";
       append_number(out, usage.input_tokens);
       out += "}}";
       break;
     case Endpoint::responses:
-      out = R"({"id":)" + quoted(id) + R"(,"object":"response","created_at":0,"status":"completed","model":)" +
-            quoted(model) + R"(,"output":[{"type":"message","id":"msg_)" + std::string(id) +
-            R"(","status":"completed","role":"assistant","content":[{"type":"output_text","text":)" + quoted(text) +
-            R"(,"annotations":[]}]}],)";
+      out =
+          R"({"id":)" + quoted(id) +
+          R"(,"object":"response","created_at":0,"status":"completed","model":)" + quoted(model) +
+          R"(,"output":[{"type":"message","id":"msg_)" + std::string(id) +
+          R"(","status":"completed","role":"assistant","content":[{"type":"output_text","text":)" +
+          quoted(text) + R"(,"annotations":[]}]}],)";
       append_responses_usage(out, usage);
       out += '}';
       break;
     case Endpoint::messages:
-      out = R"({"id":)" + quoted(id) + R"(,"type":"message","role":"assistant","model":)" + quoted(model) +
-            R"(,"content":[{"type":"text","text":)" + quoted(text) +
+      out = R"({"id":)" + quoted(id) + R"(,"type":"message","role":"assistant","model":)" +
+            quoted(model) + R"(,"content":[{"type":"text","text":)" + quoted(text) +
             R"(}],"stop_reason":"end_turn","stop_sequence":null,)";
       append_anthropic_usage(out, usage.input_tokens, usage.output_tokens);
       out += '}';
@@ -127,8 +132,9 @@ struct StreamEvent {
   bool paced = false;
 };
 
-std::vector<StreamEvent> stream_events(Endpoint endpoint, std::string_view model, std::string_view id,
-                                       const SimulatedUsage& usage, bool include_usage) {
+std::vector<StreamEvent> stream_events(Endpoint endpoint, std::string_view model,
+                                       std::string_view id, const SimulatedUsage& usage,
+                                       bool include_usage) {
   std::vector<StreamEvent> events;
   std::string head = R"({"id":)" + quoted(id) + R"(,"model":)" + quoted(model);
   switch (endpoint) {
@@ -138,8 +144,8 @@ std::vector<StreamEvent> stream_events(Endpoint endpoint, std::string_view model
       std::string object = chat ? R"(,"object":"chat.completion.chunk","created":0)"
                                 : R"(,"object":"text_completion","created":0)";
       for (std::uint64_t i = 0; i < usage.output_tokens; ++i) {
-        std::string piece = chat ? R"(,"choices":[{"index":0,"delta":{"content":)" + quoted(word(i)) +
-                                       R"(},"finish_reason":null}]})"
+        std::string piece = chat ? R"(,"choices":[{"index":0,"delta":{"content":)" +
+                                       quoted(word(i)) + R"(},"finish_reason":null}]})"
                                  : R"(,"choices":[{"index":0,"text":)" + quoted(word(i)) +
                                        R"(,"finish_reason":null}]})";
         events.push_back({sse_event({}, head + object + piece), true});
@@ -157,19 +163,24 @@ std::vector<StreamEvent> stream_events(Endpoint endpoint, std::string_view model
       break;
     }
     case Endpoint::responses: {
-      std::string response = R"({"id":)" + quoted(id) + R"(,"object":"response","model":)" + quoted(model);
-      events.push_back({sse_event("response.created", R"({"type":"response.created","response":)" + response +
-                                                          R"(,"status":"in_progress"}})"),
-                        false});
+      std::string response =
+          R"({"id":)" + quoted(id) + R"(,"object":"response","model":)" + quoted(model);
+      events.push_back(
+          {sse_event("response.created", R"({"type":"response.created","response":)" + response +
+                                             R"(,"status":"in_progress"}})"),
+           false});
       for (std::uint64_t i = 0; i < usage.output_tokens; ++i) {
-        events.push_back({sse_event("response.output_text.delta",
-                                    R"({"type":"response.output_text.delta","output_index":0,"content_index":0,"delta":)" +
-                                        quoted(word(i)) + "}"),
-                          true});
+        events.push_back(
+            {sse_event(
+                 "response.output_text.delta",
+                 R"({"type":"response.output_text.delta","output_index":0,"content_index":0,"delta":)" +
+                     quoted(word(i)) + "}"),
+             true});
       }
-      std::string completed = R"({"type":"response.completed","response":)" + response +
-                              R"(,"status":"completed","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":)" +
-                              quoted(content_text(usage.output_tokens)) + R"(}]}],)";
+      std::string completed =
+          R"({"type":"response.completed","response":)" + response +
+          R"(,"status":"completed","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":)" +
+          quoted(content_text(usage.output_tokens)) + R"(}]}],)";
       append_responses_usage(completed, usage);
       completed += "}}";
       events.push_back({sse_event("response.completed", completed), false});
@@ -182,17 +193,23 @@ std::vector<StreamEvent> stream_events(Endpoint endpoint, std::string_view model
       append_anthropic_usage(start, usage.input_tokens, 1);
       start += "}}";
       events.push_back({sse_event("message_start", start), false});
-      events.push_back({sse_event("content_block_start",
-                                  R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"),
-                        false});
+      events.push_back(
+          {sse_event(
+               "content_block_start",
+               R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})"),
+           false});
       for (std::uint64_t i = 0; i < usage.output_tokens; ++i) {
-        events.push_back({sse_event("content_block_delta",
-                                    R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":)" +
-                                        quoted(word(i)) + "}}"),
-                          true});
+        events.push_back(
+            {sse_event(
+                 "content_block_delta",
+                 R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":)" +
+                     quoted(word(i)) + "}}"),
+             true});
       }
-      events.push_back({sse_event("content_block_stop", R"({"type":"content_block_stop","index":0})"), false});
-      std::string delta = R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":)";
+      events.push_back(
+          {sse_event("content_block_stop", R"({"type":"content_block_stop","index":0})"), false});
+      std::string delta =
+          R"({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":)";
       append_number(delta, usage.output_tokens);
       delta += "}}";
       events.push_back({sse_event("message_delta", delta), false});
@@ -208,11 +225,17 @@ std::vector<StreamEvent> stream_events(Endpoint endpoint, std::string_view model
 std::string error_body(Endpoint endpoint, unsigned status) {
   std::string message = "simulated provider error (status " + std::to_string(status) + ")";
   if (endpoint == Endpoint::messages) {
-    std::string_view type = status == 429 ? "rate_limit_error" : status == 529 ? "overloaded_error" : "api_error";
-    return R"({"type":"error","error":{"type":")" + std::string(type) + R"(","message":")" + message + R"("}})";
+    std::string_view type = status == 429   ? "rate_limit_error"
+                            : status == 529 ? "overloaded_error"
+                                            : "api_error";
+    return R"({"type":"error","error":{"type":")" + std::string(type) + R"(","message":")" +
+           message + R"("}})";
   }
-  std::string_view type = status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error";
-  return R"({"error":{"message":")" + message + R"(","type":")" + std::string(type) + R"(","param":null,"code":null}})";
+  std::string_view type = status == 429   ? "rate_limit_exceeded"
+                          : status >= 500 ? "server_error"
+                                          : "invalid_request_error";
+  return R"({"error":{"message":")" + message + R"(","type":")" + std::string(type) +
+         R"(","param":null,"code":null}})";
 }
 
 }  // namespace
@@ -230,9 +253,11 @@ SimulatedUsage simulated_usage(Endpoint endpoint, const RequestShape& shape) noe
 }
 
 SimulatedTransport::SimulatedTransport(net::any_io_executor executor, std::uint64_t seed)
-    : executor_(std::move(executor)), random_(static_cast<std::minstd_rand::result_type>(seed | 1)) {}
+    : executor_(std::move(executor)),
+      random_(static_cast<std::minstd_rand::result_type>(seed | 1)) {}
 
-awaitable<ExchangeResult> SimulatedTransport::exchange(const UpstreamRequest& request, ResponseSink& sink) {
+awaitable<ExchangeResult> SimulatedTransport::exchange(const UpstreamRequest& request,
+                                                       ResponseSink& sink) {
   const config::ProviderSpec& spec = *request.provider->spec;
   ExchangeResult result;
   net::steady_timer timer(executor_);
@@ -250,7 +275,8 @@ awaitable<ExchangeResult> SimulatedTransport::exchange(const UpstreamRequest& re
 
   bool in_time = co_await sleep_until(Clock::now() + spec.latency);
   if (!in_time) {
-    co_return ExchangeResult{TransportFailure::timeout, false, "simulated provider exceeded the deadline"};
+    co_return ExchangeResult{TransportFailure::timeout, false,
+                             "simulated provider exceeded the deadline"};
   }
 
   std::string id = "sim-" + std::to_string(++sequence_);
@@ -290,13 +316,14 @@ awaitable<ExchangeResult> SimulatedTransport::exchange(const UpstreamRequest& re
   auto token_interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(1.0 / std::max(spec.tokens_per_second, 0.001)));
   auto next = Clock::now();
-  for (const StreamEvent& event :
-       stream_events(request.endpoint, request.model, id, usage, request.shape.stream_include_usage)) {
+  for (const StreamEvent& event : stream_events(request.endpoint, request.model, id, usage,
+                                                request.shape.stream_include_usage)) {
     if (event.paced) {
       next += token_interval;
       in_time = co_await sleep_until(next);
       if (!in_time) {
-        co_return ExchangeResult{TransportFailure::timeout, true, "stream exceeded request_timeout"};
+        co_return ExchangeResult{TransportFailure::timeout, true,
+                                 "stream exceeded request_timeout"};
       }
     }
     ec = co_await sink.on_body(event.bytes);

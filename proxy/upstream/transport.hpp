@@ -27,12 +27,12 @@ struct RequestShape {
 struct UpstreamRequest {
   const routing::ProviderRuntime* provider = nullptr;
   metering::Endpoint endpoint = metering::Endpoint::chat_completions;
-  std::string_view model;          ///< the target's model name (already in `body`)
-  std::string_view body;           ///< the JSON to send
-  std::string_view query;          ///< the client's query string, without '?'
+  std::string_view model;  ///< the target's model name (already in `body`)
+  std::string_view body;   ///< the JSON to send
+  std::string_view query;  ///< the client's query string, without '?'
   const http::fields* client_headers = nullptr;
   RequestShape shape;
-  Clock::time_point deadline;      ///< the whole exchange ends by then (request_timeout)
+  Clock::time_point deadline;  ///< the whole exchange ends by then (request_timeout)
 };
 
 /// Receives a response as it arrives. The transport awaits each call before it reads
@@ -63,7 +63,8 @@ struct ExchangeResult {
 class UpstreamTransport {
  public:
   virtual ~UpstreamTransport() = default;
-  virtual awaitable<ExchangeResult> exchange(const UpstreamRequest& request, ResponseSink& sink) = 0;
+  virtual awaitable<ExchangeResult> exchange(const UpstreamRequest& request,
+                                             ResponseSink& sink) = 0;
 };
 
 }  // namespace spendwall::proxy::upstream

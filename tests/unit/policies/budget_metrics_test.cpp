@@ -23,7 +23,8 @@ Exported collect(const BudgetMetrics& metrics) {
   Exported exported;
   for (const auto& family : metrics.Collect()) {
     for (const auto& metric : family.metric) {
-      double value = family.type == prometheus::MetricType::Counter ? metric.counter.value : metric.gauge.value;
+      double value = family.type == prometheus::MetricType::Counter ? metric.counter.value
+                                                                    : metric.gauge.value;
       exported[family.name][{metric.label.at(0).value, metric.label.at(1).value}] = value;
     }
   }
@@ -32,7 +33,9 @@ Exported collect(const BudgetMetrics& metrics) {
 
 TEST(BudgetMetrics, ExportsLimitsSpendReservationsAndDecisions) {
   FakeClock clock(at("2026-12-02T10:00:00Z"));
-  BudgetBook book(config_of({workflow("support", daily_budget(1 * kUsd)), workflow("free", std::nullopt)}), clock);
+  BudgetBook book(
+      config_of({workflow("support", daily_budget(1 * kUsd)), workflow("free", std::nullopt)}),
+      clock);
   WorkflowBudget& support = *book.find("support");
 
   Admission settled = book.admit(support, {kUsd / 4, std::nullopt, {}});

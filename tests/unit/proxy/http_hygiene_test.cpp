@@ -5,7 +5,8 @@
 namespace spendwall::proxy::server {
 namespace {
 
-http::request_header<> head_with(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+http::request_header<> head_with(
+    std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
   http::request_header<> head;
   head.method(http::verb::post);
   head.target("/v1/chat/completions");
@@ -23,7 +24,8 @@ TEST(CheckFraming, AcceptsChunked) {
 }
 
 TEST(CheckFraming, RejectsContentLengthWithTransferEncoding) {
-  auto rejection = check_framing(head_with({{"Content-Length", "10"}, {"Transfer-Encoding", "chunked"}}));
+  auto rejection =
+      check_framing(head_with({{"Content-Length", "10"}, {"Transfer-Encoding", "chunked"}}));
   ASSERT_TRUE(rejection);
   EXPECT_EQ(rejection->status, http::status::bad_request);
 }
@@ -31,7 +33,8 @@ TEST(CheckFraming, RejectsContentLengthWithTransferEncoding) {
 TEST(CheckFraming, RejectsOtherTransferEncodings) {
   EXPECT_TRUE(check_framing(head_with({{"Transfer-Encoding", "gzip, chunked"}})));
   EXPECT_TRUE(check_framing(head_with({{"Transfer-Encoding", "gzip"}})));
-  EXPECT_TRUE(check_framing(head_with({{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}})));
+  EXPECT_TRUE(check_framing(
+      head_with({{"Transfer-Encoding", "chunked"}, {"Transfer-Encoding", "chunked"}})));
 }
 
 TEST(CheckFraming, RejectsControlCharactersInValues) {
@@ -50,14 +53,17 @@ TEST(ClassifyHeadError, TellsLongRequestLineFromLongHead) {
   beast::flat_buffer line_only;
   auto bytes = net::buffer_copy(line_only.prepare(5), net::buffer(std::string_view("GET /")));
   line_only.commit(bytes);
-  EXPECT_EQ(classify_head_error(http::error::header_limit, line_only, 1024)->status, http::status::uri_too_long);
+  EXPECT_EQ(classify_head_error(http::error::header_limit, line_only, 1024)->status,
+            http::status::uri_too_long);
 
   beast::flat_buffer with_headers;
-  bytes = net::buffer_copy(with_headers.prepare(20), net::buffer(std::string_view("GET / HTTP/1.1\r\nA: b")));
+  bytes = net::buffer_copy(with_headers.prepare(20),
+                           net::buffer(std::string_view("GET / HTTP/1.1\r\nA: b")));
   with_headers.commit(bytes);
   EXPECT_EQ(classify_head_error(http::error::header_limit, with_headers, 1024)->status,
             http::status::request_header_fields_too_large);
-  EXPECT_EQ(classify_head_error(http::error::header_limit, with_headers, 10)->status, http::status::uri_too_long)
+  EXPECT_EQ(classify_head_error(http::error::header_limit, with_headers, 10)->status,
+            http::status::uri_too_long)
       << "a request line longer than the limit is 414 even when more bytes follow it";
 }
 
@@ -72,7 +78,8 @@ TEST(ClassifyHeadError, LongHeaderAfterAConsumedRequestLineIs431) {
 
 TEST(ClassifyHeadError, MalformedHeadIsBadRequest) {
   beast::flat_buffer buffer;
-  EXPECT_EQ(classify_head_error(http::error::bad_field, buffer, 1024)->status, http::status::bad_request);
+  EXPECT_EQ(classify_head_error(http::error::bad_field, buffer, 1024)->status,
+            http::status::bad_request);
   EXPECT_EQ(classify_head_error(http::error::multiple_content_length, buffer, 1024)->status,
             http::status::bad_request);
 }

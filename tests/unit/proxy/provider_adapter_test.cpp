@@ -94,7 +94,8 @@ TEST_F(ProviderAdapterTest, HeadersNamedInConnectionAreHopByHop) {
 }
 
 TEST(HopByHop, CoversFramingAndConnectionHeaders) {
-  for (std::string_view name : {"Connection", "keep-alive", "Transfer-Encoding", "TE", "Upgrade", "Content-Length"}) {
+  for (std::string_view name :
+       {"Connection", "keep-alive", "Transfer-Encoding", "TE", "Upgrade", "Content-Length"}) {
     EXPECT_TRUE(is_hop_by_hop(name)) << name;
   }
   EXPECT_FALSE(is_hop_by_hop("anthropic-version"));
