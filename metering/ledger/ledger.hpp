@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 #include "metering/request_record.hpp"
@@ -67,6 +68,60 @@ class LedgerCounters {
   mutable std::mutex mutex_;
   std::map<unsigned, Shard> workers_;  ///< node-based: shard addresses never move
 };
+
+/// One settled request's spend and route traffic, as read back in ingestion order for
+/// the exception detector.
+struct SpendRow {
+  std::int64_t sequence = 0;  ///< ingestion order; resume after the last one read
+  std::string workflow;
+  std::string route;  ///< '' for a request rejected before its route was resolved
+  std::string provider;
+  std::string model;
+  config::NanoUsd cost = 0;
+  std::uint32_t fallbacks = 0;
+  std::chrono::system_clock::time_point at{};  ///< when the request finished
+};
+
+/// A budget exception as the ledger keeps it. The ledger does not interpret the event: it
+/// stores the admin-api.md JSON and the fields it is queried and deduplicated by.
+struct StoredException {
+  std::string id;
+  std::chrono::system_clock::time_point at{};
+  std::string workflow;
+  std::string kind;
+  std::string window;
+  std::string dedupe_key;
+  std::string event_json;
+};
+
+enum class DeliveryState : std::uint8_t { pending, delivered, failed };
+
+constexpr std::string_view to_string(DeliveryState state) noexcept {
+  switch (state) {
+    case DeliveryState::pending: return "pending";
+    case DeliveryState::delivered: return "delivered";
+    case DeliveryState::failed: return "failed";
+  }
+  return "pending";
+}
+
+/// The outbox: one row per (exception, sink) until the sink has it or delivery gave up.
+struct Delivery {
+  std::string exception_id;
+  std::string sink;
+  std::uint32_t attempts = 0;
+  std::chrono::system_clock::time_point next_attempt_at{};
+  DeliveryState state = DeliveryState::pending;
+};
+
+/// A pending delivery with the event it carries.
+struct PendingDelivery {
+  Delivery delivery;
+  std::string event_json;
+};
+
+/// Answer of Ledger::store_exception().
+enum class StoreResult : std::uint8_t { stored, duplicate, failed };
 
 /// Hooks and tuning of a ledger. The defaults suit production.
 struct LedgerOptions {
@@ -130,6 +185,25 @@ class Ledger {
   /// outcome is overwritten only when `replace` is set.
   virtual OutcomeResult set_outcome(std::string_view id, std::string_view workflow,
                                     const Outcome& outcome, bool replace) = 0;
+
+  /// Up to `limit` spend rows ingested after `after_sequence` (0: from the first) of
+  /// requests that finished at or after `since`, in ingestion order.
+  virtual std::vector<SpendRow> spend_after(std::int64_t after_sequence,
+                                            std::chrono::system_clock::time_point since,
+                                            std::size_t limit) = 0;
+
+  /// Stores `event` and a pending delivery to each of `sinks`, atomically. `duplicate`
+  /// when an exception with its dedupe key is already stored: raising is idempotent.
+  virtual StoreResult store_exception(const StoredException& event,
+                                      const std::vector<std::string>& sinks) = 0;
+  /// Every stored dedupe key, to re-arm the detector after a restart.
+  virtual std::vector<std::string> exception_keys() = 0;
+  /// The exceptions raised at or after `since`, oldest first.
+  virtual std::vector<StoredException> exceptions_since(std::chrono::system_clock::time_point since) = 0;
+  /// The outbox rows still pending, oldest exception first.
+  virtual std::vector<PendingDelivery> pending_deliveries() = 0;
+  /// Records the outcome of a delivery attempt (attempts, next time, state).
+  virtual bool update_delivery(const Delivery& delivery) = 0;
 
   /// False while the store or the spool folder is failing (for `/readyz`).
   virtual bool writable() const noexcept = 0;

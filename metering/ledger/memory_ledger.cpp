@@ -1,5 +1,6 @@
 #include "metering/ledger/memory_ledger.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "metering/json_writer.hpp"
@@ -29,7 +30,10 @@ class MemoryWriter final : public LedgerWriter {
     {
       const std::lock_guard lock(store_->mutex);
       // Like the SQLite backend: the first record with an id wins.
-      store_->records.try_emplace(stored.id, std::move(stored));
+      std::string id = stored.id;
+      if (store_->records.try_emplace(id, std::move(stored)).second) {
+        store_->arrival.push_back(std::move(id));
+      }
     }
     counters_.record_written();
     return true;
@@ -95,6 +99,78 @@ OutcomeResult MemoryLedger::set_outcome(std::string_view id, std::string_view wo
   stored.at = from_unix_micros(to_unix_micros(outcome.at));
   it->second.outcome = std::move(stored);
   return OutcomeResult::ok;
+}
+
+std::vector<SpendRow> MemoryLedger::spend_after(std::int64_t after_sequence,
+                                               std::chrono::system_clock::time_point since,
+                                               std::size_t limit) {
+  const std::lock_guard lock(store_->mutex);
+  std::vector<SpendRow> rows;
+  for (std::size_t i = static_cast<std::size_t>(std::max<std::int64_t>(after_sequence, 0));
+       i < store_->arrival.size() && rows.size() < limit; ++i) {
+    const RequestRecord& record = store_->records.find(store_->arrival[i])->second;
+    if (record.finished_at < since) continue;
+    rows.push_back({static_cast<std::int64_t>(i + 1), record.workflow, record.route, record.provider,
+                    record.model, record.cost, record.fallbacks, record.finished_at});
+  }
+  return rows;
+}
+
+StoreResult MemoryLedger::store_exception(const StoredException& event,
+                                          const std::vector<std::string>& sinks) {
+  const std::lock_guard lock(exceptions_mutex_);
+  for (const StoredException& stored : exceptions_) {
+    if (stored.dedupe_key == event.dedupe_key) return StoreResult::duplicate;
+  }
+  // Stored as the SQLite backend stores it: the time in whole microseconds.
+  StoredException& stored = exceptions_.emplace_back(event);
+  stored.at = from_unix_micros(to_unix_micros(event.at));
+  for (const std::string& sink : sinks) {
+    deliveries_.push_back({event.id, sink, 0, stored.at, DeliveryState::pending});
+  }
+  return StoreResult::stored;
+}
+
+std::vector<std::string> MemoryLedger::exception_keys() {
+  const std::lock_guard lock(exceptions_mutex_);
+  std::vector<std::string> keys;
+  for (const StoredException& stored : exceptions_) keys.push_back(stored.dedupe_key);
+  return keys;
+}
+
+std::vector<StoredException> MemoryLedger::exceptions_since(std::chrono::system_clock::time_point since) {
+  const std::lock_guard lock(exceptions_mutex_);
+  std::vector<StoredException> events;
+  for (const StoredException& stored : exceptions_) {
+    if (stored.at >= since) events.push_back(stored);
+  }
+  std::stable_sort(events.begin(), events.end(),
+                   [](const StoredException& a, const StoredException& b) { return a.at < b.at; });
+  return events;
+}
+
+std::vector<PendingDelivery> MemoryLedger::pending_deliveries() {
+  const std::lock_guard lock(exceptions_mutex_);
+  std::vector<PendingDelivery> pending;
+  for (const Delivery& delivery : deliveries_) {
+    if (delivery.state != DeliveryState::pending) continue;
+    auto event = std::find_if(exceptions_.begin(), exceptions_.end(), [&](const StoredException& stored) {
+      return stored.id == delivery.exception_id;
+    });
+    pending.push_back({delivery, event == exceptions_.end() ? std::string() : event->event_json});
+  }
+  return pending;
+}
+
+bool MemoryLedger::update_delivery(const Delivery& delivery) {
+  const std::lock_guard lock(exceptions_mutex_);
+  for (Delivery& stored : deliveries_) {
+    if (stored.exception_id != delivery.exception_id || stored.sink != delivery.sink) continue;
+    stored = delivery;
+    stored.next_attempt_at = from_unix_micros(to_unix_micros(delivery.next_attempt_at));
+    return true;
+  }
+  return false;
 }
 
 }  // namespace spendwall::metering::ledger

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "metering/ledger/ledger.hpp"
 
@@ -32,16 +33,27 @@ class MemoryLedger final : public Ledger {
   Totals totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) override;
   OutcomeResult set_outcome(std::string_view id, std::string_view workflow, const Outcome& outcome,
                             bool replace) override;
+  std::vector<SpendRow> spend_after(std::int64_t after_sequence, std::chrono::system_clock::time_point since,
+                                    std::size_t limit) override;
+  StoreResult store_exception(const StoredException& event, const std::vector<std::string>& sinks) override;
+  std::vector<std::string> exception_keys() override;
+  std::vector<StoredException> exceptions_since(std::chrono::system_clock::time_point since) override;
+  std::vector<PendingDelivery> pending_deliveries() override;
+  bool update_delivery(const Delivery& delivery) override;
   bool writable() const noexcept override { return true; }
 
   /// The records, shared with the writers (which may outlive the ledger).
   struct Store {
     std::mutex mutex;
     std::map<std::string, RequestRecord, std::less<>> records;
+    std::vector<std::string> arrival;  ///< record ids in insertion order; sequence = index + 1
   };
 
  private:
   std::shared_ptr<Store> store_;
+  std::mutex exceptions_mutex_;
+  std::vector<StoredException> exceptions_;  ///< in storage order
+  std::vector<Delivery> deliveries_;         ///< in storage order
 };
 
 }  // namespace spendwall::metering::ledger

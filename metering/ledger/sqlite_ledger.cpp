@@ -236,6 +236,28 @@ bool SqliteLedger::open_store(std::string& error) {
       {&delete_expired_,
        "DELETE FROM requests WHERE rowid IN "
        "(SELECT rowid FROM requests WHERE started_at_us < ? LIMIT ?)"},
+      // rowid grows with each insert, so it orders records by ingestion.
+      {&select_spend_,
+       "SELECT rowid, workflow, route, provider, model, cost_nano_usd, fallbacks, finished_at_us "
+       "FROM requests "
+       "WHERE rowid > ? AND finished_at_us >= ? ORDER BY rowid LIMIT ?"},
+      {&insert_exception_,
+       "INSERT INTO exceptions (id, at_us, workflow, kind, budget_window, dedupe_key, event) "
+       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"},
+      {&insert_delivery_,
+       "INSERT INTO exception_deliveries (exception_id, sink, state, attempts, next_attempt_us) "
+       "VALUES (?, ?, 'pending', 0, ?) ON CONFLICT DO NOTHING"},
+      {&select_exception_keys_, "SELECT dedupe_key FROM exceptions"},
+      {&select_exceptions_,
+       "SELECT id, at_us, workflow, kind, budget_window, dedupe_key, event FROM exceptions "
+       "WHERE at_us >= ? ORDER BY at_us, rowid"},
+      {&select_pending_,
+       "SELECT d.exception_id, d.sink, d.attempts, d.next_attempt_us, e.event "
+       "FROM exception_deliveries d JOIN exceptions e ON e.id = d.exception_id "
+       "WHERE d.state = 'pending' ORDER BY e.at_us, e.rowid, d.sink"},
+      {&update_delivery_,
+       "UPDATE exception_deliveries SET state = ?, attempts = ?, next_attempt_us = ? "
+       "WHERE exception_id = ? AND sink = ?"},
   };
   for (const auto& [statement, sql] : statements) {
     if (!db_.prepare(*statement, sql, error)) {
@@ -400,6 +422,134 @@ OutcomeResult SqliteLedger::set_outcome(std::string_view id, std::string_view wo
   }
   unsynced_ = true;
   return OutcomeResult::ok;
+}
+
+std::vector<SpendRow> SqliteLedger::spend_after(std::int64_t after_sequence,
+                                               std::chrono::system_clock::time_point since,
+                                               std::size_t limit) {
+  const std::lock_guard lock(mutex_);
+  std::vector<SpendRow> rows;
+  StatementUse query(select_spend_);
+  query->bind(after_sequence).bind(to_unix_micros(since)).bind(static_cast<std::int64_t>(limit));
+  int status = SQLITE_ROW;
+  while ((status = query->step()) == SQLITE_ROW) {
+    SpendRow& row = rows.emplace_back();
+    row.sequence = query->column_int64();
+    row.workflow = query->column_text();
+    row.route = query->column_text();
+    row.provider = query->column_text();
+    row.model = query->column_text();
+    row.cost = query->column_int64();
+    row.fallbacks = static_cast<std::uint32_t>(query->column_int64());
+    row.at = from_unix_micros(query->column_int64());
+  }
+  if (status != SQLITE_DONE) report(db_.error_message("ledger spend query failed"));
+  return rows;
+}
+
+StoreResult SqliteLedger::store_exception(const StoredException& event,
+                                          const std::vector<std::string>& sinks) {
+  const std::lock_guard lock(mutex_);
+  if (!begin_transaction()) return StoreResult::failed;
+  bool inserted = false;
+  {
+    StatementUse insert(insert_exception_);
+    insert->bind(event.id)
+        .bind(to_unix_micros(event.at))
+        .bind(event.workflow)
+        .bind(event.kind)
+        .bind(event.window)
+        .bind(event.dedupe_key)
+        .bind(event.event_json);
+    if (insert->step() != SQLITE_DONE) {
+      note_failure(db_.error_message("cannot store exception " + event.id));
+      rollback();
+      return StoreResult::failed;
+    }
+    inserted = db_.changes() > 0;
+  }
+  // A duplicate keeps the outbox rows of its first raising.
+  for (std::size_t i = 0; inserted && i < sinks.size(); ++i) {
+    const std::string& sink = sinks[i];
+    StatementUse insert(insert_delivery_);
+    insert->bind(event.id).bind(sink).bind(to_unix_micros(event.at));
+    if (insert->step() != SQLITE_DONE) {
+      note_failure(db_.error_message("cannot queue exception " + event.id + " for " + sink));
+      rollback();
+      return StoreResult::failed;
+    }
+  }
+  std::string error;
+  if (!db_.execute("COMMIT", error)) {
+    note_failure("cannot commit exception " + event.id + ": " + error);
+    rollback();
+    return StoreResult::failed;
+  }
+  unsynced_ = true;
+  return inserted ? StoreResult::stored : StoreResult::duplicate;
+}
+
+std::vector<std::string> SqliteLedger::exception_keys() {
+  const std::lock_guard lock(mutex_);
+  std::vector<std::string> keys;
+  StatementUse query(select_exception_keys_);
+  int status = SQLITE_ROW;
+  while ((status = query->step()) == SQLITE_ROW) keys.emplace_back(query->column_text());
+  if (status != SQLITE_DONE) report(db_.error_message("ledger exception keys query failed"));
+  return keys;
+}
+
+std::vector<StoredException> SqliteLedger::exceptions_since(std::chrono::system_clock::time_point since) {
+  const std::lock_guard lock(mutex_);
+  std::vector<StoredException> events;
+  StatementUse query(select_exceptions_);
+  query->bind(to_unix_micros(since));
+  int status = SQLITE_ROW;
+  while ((status = query->step()) == SQLITE_ROW) {
+    StoredException& event = events.emplace_back();
+    event.id = query->column_text();
+    event.at = from_unix_micros(query->column_int64());
+    event.workflow = query->column_text();
+    event.kind = query->column_text();
+    event.window = query->column_text();
+    event.dedupe_key = query->column_text();
+    event.event_json = query->column_text();
+  }
+  if (status != SQLITE_DONE) report(db_.error_message("ledger exceptions query failed"));
+  return events;
+}
+
+std::vector<PendingDelivery> SqliteLedger::pending_deliveries() {
+  const std::lock_guard lock(mutex_);
+  std::vector<PendingDelivery> pending;
+  StatementUse query(select_pending_);
+  int status = SQLITE_ROW;
+  while ((status = query->step()) == SQLITE_ROW) {
+    PendingDelivery& row = pending.emplace_back();
+    row.delivery.exception_id = query->column_text();
+    row.delivery.sink = query->column_text();
+    row.delivery.attempts = static_cast<std::uint32_t>(query->column_int64());
+    row.delivery.next_attempt_at = from_unix_micros(query->column_int64());
+    row.event_json = query->column_text();
+  }
+  if (status != SQLITE_DONE) report(db_.error_message("ledger outbox query failed"));
+  return pending;
+}
+
+bool SqliteLedger::update_delivery(const Delivery& delivery) {
+  const std::lock_guard lock(mutex_);
+  StatementUse update(update_delivery_);
+  update->bind(to_string(delivery.state))
+      .bind(static_cast<std::int64_t>(delivery.attempts))
+      .bind(to_unix_micros(delivery.next_attempt_at))
+      .bind(delivery.exception_id)
+      .bind(delivery.sink);
+  if (update->step() != SQLITE_DONE) {
+    note_failure(db_.error_message("cannot update the delivery of " + delivery.exception_id));
+    return false;
+  }
+  unsynced_ = true;
+  return true;
 }
 
 bool SqliteLedger::drain() {

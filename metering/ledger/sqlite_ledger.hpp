@@ -59,6 +59,13 @@ class SqliteLedger final : public Ledger {
   Totals totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) override;
   OutcomeResult set_outcome(std::string_view id, std::string_view workflow, const Outcome& outcome,
                             bool replace) override;
+  std::vector<SpendRow> spend_after(std::int64_t after_sequence, std::chrono::system_clock::time_point since,
+                                    std::size_t limit) override;
+  StoreResult store_exception(const StoredException& event, const std::vector<std::string>& sinks) override;
+  std::vector<std::string> exception_keys() override;
+  std::vector<StoredException> exceptions_since(std::chrono::system_clock::time_point since) override;
+  std::vector<PendingDelivery> pending_deliveries() override;
+  bool update_delivery(const Delivery& delivery) override;
   bool writable() const noexcept override { return writable_.load(std::memory_order_relaxed); }
 
  private:
@@ -124,6 +131,13 @@ class SqliteLedger final : public Ledger {
   SqliteStatement select_totals_;
   SqliteStatement select_workflow_totals_;
   SqliteStatement delete_expired_;
+  SqliteStatement select_spend_;
+  SqliteStatement insert_exception_;
+  SqliteStatement insert_delivery_;
+  SqliteStatement select_exception_keys_;
+  SqliteStatement select_exceptions_;
+  SqliteStatement select_pending_;
+  SqliteStatement update_delivery_;
 
   std::map<std::string, SegmentCursor> cursors_;  ///< by file name
   RecordJsonReader reader_;

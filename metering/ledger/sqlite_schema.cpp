@@ -52,6 +52,29 @@ CREATE TABLE spool_offsets (
   ingested_bytes INTEGER NOT NULL     -- its prefix already in requests (whole lines)
 ) WITHOUT ROWID;
 )sql",
+    // 2: budget exceptions (PRODUCT.md §5) and their delivery outbox, so that a threshold
+    // fires once across restarts and an undelivered event is retried after one.
+    R"sql(
+CREATE TABLE exceptions (
+  id TEXT PRIMARY KEY NOT NULL,     -- exc_...
+  at_us INTEGER NOT NULL,           -- Unix microseconds
+  workflow TEXT NOT NULL,
+  kind TEXT NOT NULL,               -- threshold | exceeded | spike | ...
+  budget_window TEXT NOT NULL,      -- daily | monthly
+  dedupe_key TEXT NOT NULL UNIQUE,  -- workflow|kind|window|start|discriminator
+  event TEXT NOT NULL               -- the admin-api.md event JSON
+);
+CREATE INDEX exceptions_by_time ON exceptions (at_us);
+CREATE TABLE exception_deliveries (
+  exception_id TEXT NOT NULL REFERENCES exceptions (id),
+  sink TEXT NOT NULL,               -- alerts.sinks[].name
+  state TEXT NOT NULL,              -- pending | delivered | failed
+  attempts INTEGER NOT NULL,
+  next_attempt_us INTEGER NOT NULL,
+  PRIMARY KEY (exception_id, sink)
+) WITHOUT ROWID;
+CREATE INDEX exception_deliveries_pending ON exception_deliveries (state);
+)sql",
 };
 
 bool read_user_version(SqliteDatabase& db, int& version, std::string& error) {

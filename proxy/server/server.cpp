@@ -1,10 +1,13 @@
 #include "proxy/server/server.hpp"
 
 #include <algorithm>
-#include <filesystem>
+#include <cctype>
 #include <csignal>
+#include <filesystem>
+#include <limits>
 #include <thread>
 
+#include "config/units.hpp"
 #include "metering/ledger/record_json.hpp"
 #include "policies/budget_json.hpp"
 #include "proxy/api/errors.hpp"
@@ -16,6 +19,12 @@ namespace {
 
 constexpr auto kDrainPollInterval = std::chrono::milliseconds(20);
 constexpr auto kFileWatchInterval = std::chrono::seconds(1);
+/// Spend rows read from the ledger per batch, and batches per control tick: a backlog is
+/// caught up over several seconds rather than stalling the control thread.
+constexpr std::size_t kSpendBatchRows = 10'000;
+constexpr std::size_t kSpendBatchesPerTick = 4;
+/// `GET /admin/exceptions` without `since`.
+constexpr auto kDefaultExceptionsSpan = std::chrono::hours(24 * 7);
 
 unsigned resolve_worker_count(unsigned configured) {
   if (configured > 0) return configured;
@@ -62,6 +71,30 @@ std::optional<tcp::acceptor> open_acceptor(net::io_context& context, const tcp::
     return std::nullopt;
   }
   return acceptor;
+}
+
+/// The value of `name` in a query string, percent-decoded (`+` is a literal plus: an
+/// RFC 3339 offset keeps its sign). Empty when absent.
+std::string query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (!pair.starts_with(name) || pair.size() <= name.size() || pair[name.size()] != '=') continue;
+    std::string_view raw = pair.substr(name.size() + 1);
+    std::string value;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+          std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+        value += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
+        i += 2;
+      } else {
+        value += raw[i];
+      }
+    }
+    return value;
+  }
+  return {};
 }
 
 }  // namespace
@@ -116,6 +149,7 @@ int Server::run() {
     return 1;
   }
   restore_budget_spend();
+  restore_exceptions();
   schedule_budget_roll();
   if (watch_files_) {
     watched_stamp_ = config_files_stamp();
@@ -128,6 +162,7 @@ int Server::run() {
   metrics_.add_collectable(outcome_metrics_);
   budget_metrics_ = std::make_shared<policies::BudgetMetrics>(*budgets_);
   metrics_.add_collectable(budget_metrics_);
+  metrics_.add_collectable(alert_metrics_);
   ControlPlane control{control_.get_executor(), ledger_.get(), budgets_.get(), outcome_metrics_.get()};
   for (unsigned i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, runtime_, control, metrics_.add_worker()));
@@ -216,13 +251,85 @@ void Server::restore_budget_spend() {
   }
 }
 
+void Server::restore_exceptions() {
+  detector_ = std::make_unique<policies::ExceptionDetector>(*initial_snapshot_, clock_);
+  // A threshold that fired before a restart must not fire again.
+  for (const std::string& key : ledger_->exception_keys()) detector_->mark_fired(key);
+  outbox_ = std::make_unique<alerts::AlertOutbox>(control_.get_executor(), *ledger_, *alert_metrics_);
+  outbox_->apply(initial_snapshot_->alerts);
+  // Replay what the current monthly windows (provider breakdowns) and the spike baseline
+  // need; later ticks read on from where this stops.
+  auto now = clock_.now();
+  const config::SpikeSpec& spike = initial_snapshot_->alerts.spike;
+  policies::TimePoint since = now - spike.baseline - spike.window;
+  for (const config::WorkflowPolicy& workflow : initial_snapshot_->workflows) {
+    const policies::WindowBounds month = policies::workflow_window(workflow, policies::WindowKind::monthly, now);
+    since = std::min<policies::TimePoint>(since, month.start);
+  }
+  feed_spend(since, std::numeric_limits<std::size_t>::max());
+}
+
 void Server::schedule_budget_roll() {
   budget_timer_.expires_after(std::chrono::seconds(1));
   budget_timer_.async_wait([this](error_code ec) {
     if (ec) return;
     budgets_->roll(clock_.now());
+    tick_exceptions();
     schedule_budget_roll();
   });
+}
+
+void Server::feed_spend(policies::TimePoint since, std::size_t batches) {
+  // The detector reads settled spend back from the ledger, which every request already
+  // writes: the request path gains no counter, lock or allocation for it. What it costs
+  // is freshness, the ingest interval (50 ms) on top of the one-second tick; thresholds
+  // and exceeded come from the live budget book and do not wait for it.
+  for (std::size_t batch = 0; batch < batches; ++batch) {
+    auto rows = ledger_->spend_after(spend_sequence_, since, kSpendBatchRows);
+    for (const metering::ledger::SpendRow& row : rows) {
+      detector_->record_spend({row.workflow, row.provider, row.model, row.cost, row.at});
+      if (row.route.empty()) continue;
+      auto& [requests, fell_back] = route_traffic_[{row.workflow, row.route}];
+      ++requests;
+      if (row.fallbacks > 0) ++fell_back;
+    }
+    if (!rows.empty()) spend_sequence_ = rows.back().sequence;
+    if (rows.size() < kSpendBatchRows) return;
+  }
+}
+
+void Server::tick_exceptions() {
+  feed_spend(policies::TimePoint{}, kSpendBatchesPerTick);
+  // One sample per route and tick, so that the surge window slides even without traffic.
+  // The ledger does not split fallbacks by failure class, so a surge names no reasons.
+  const auto now = clock_.now();
+  for (const auto& [route, counts] : route_traffic_) {
+    detector_->record_route_traffic({route.first, route.second, counts.first, counts.second, {}}, now);
+  }
+  for (const policies::BudgetException& event : detector_->evaluate(budgets_->views())) {
+    metering::ledger::StoredException stored{event.id,
+                                             event.at,
+                                             event.workflow,
+                                             std::string(policies::to_string(event.kind)),
+                                             std::string(policies::to_string(event.window)),
+                                             event.dedupe_key,
+                                             policies::exception_json(event)};
+    // A planned event (notify == false) is recorded and listed, never sent.
+    unstored_.emplace_back(std::move(stored), event.notify ? outbox_->sink_names() : std::vector<std::string>{});
+  }
+  std::size_t done = 0;
+  for (; done < unstored_.size(); ++done) {
+    const auto& [stored, sinks] = unstored_[done];
+    auto result = ledger_->store_exception(stored, sinks);
+    if (result == metering::ledger::StoreResult::failed) break;  // kept for the next tick
+    if (result == metering::ledger::StoreResult::stored) {
+      alert_metrics_->count_exception(stored.workflow, stored.kind);
+      log::info("budget exception raised",
+                {{"id", stored.id}, {"workflow", stored.workflow}, {"kind", stored.kind}});
+    }
+  }
+  unstored_.erase(unstored_.begin(), unstored_.begin() + static_cast<std::ptrdiff_t>(done));
+  outbox_->tick(now);
 }
 
 std::string Server::config_files_stamp() const {
@@ -290,6 +397,8 @@ Server::ReloadOutcome Server::reload() {
     return outcome;
   }
   budgets_->apply(*loaded.snapshot);
+  detector_->apply(*loaded.snapshot);
+  outbox_->apply(loaded.snapshot->alerts);
   built.config->attach_budgets(*budgets_);
   runtime_ = built.config;
   metrics_.set_snapshot(loaded.snapshot);
@@ -356,11 +465,38 @@ std::optional<admin::AdminResponse> Server::handle_admin(const admin::AdminReque
     policies::write_budgets_json(budgets_->views(), clock_.now(), json);
     return response;
   }
+  if (request.path == "/admin/exceptions" && request.method == http::verb::get) {
+    return list_exceptions(request.query);
+  }
   constexpr std::string_view kRequestsPrefix = "/admin/requests/";
   if (request.path.starts_with(kRequestsPrefix) && request.method == http::verb::get) {
     return request_record(request.path.substr(kRequestsPrefix.size()));
   }
   return std::nullopt;
+}
+
+admin::AdminResponse Server::list_exceptions(std::string_view query) {
+  admin::AdminResponse response;
+  policies::TimePoint since = clock_.now() - kDefaultExceptionsSpan;
+  std::string since_text = query_param(query, "since");
+  if (!since_text.empty()) {
+    auto parsed = config::parse_timestamp(since_text);
+    if (!parsed) {
+      response.status = http::status::bad_request;
+      response.body = R"({"error":"since must be an RFC 3339 timestamp"})";
+      return response;
+    }
+    since = *parsed;
+  }
+  response.body = R"({"exceptions":[)";
+  bool first = true;
+  for (const metering::ledger::StoredException& event : ledger_->exceptions_since(since)) {
+    if (!first) response.body += ',';
+    first = false;
+    response.body += event.event_json;
+  }
+  response.body += "]}";
+  return response;
 }
 
 admin::AdminResponse Server::request_record(std::string_view id) {

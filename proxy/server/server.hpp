@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -11,7 +12,9 @@
 #include "policies/budget_book.hpp"
 #include "policies/budget_metrics.hpp"
 #include "policies/clock.hpp"
+#include "policies/exceptions.hpp"
 #include "proxy/admin/admin_server.hpp"
+#include "proxy/alerts/alert_outbox.hpp"
 #include "proxy/net.hpp"
 #include "proxy/routing/runtime_config.hpp"
 #include "proxy/server/worker.hpp"
@@ -47,8 +50,18 @@ class Server {
   /// Rebuilds each budget window's spend from the ledger (reservations die with the
   /// process that made them).
   void restore_budget_spend();
+  /// Re-arms the exception detector from the ledger: the keys that fired before and the
+  /// spend of the current windows and the spike baseline.
+  void restore_exceptions();
   /// Rolls budget windows over and starts/ends overrides, once a second.
   void schedule_budget_roll();
+  /// The second's exception work: feed the detector what settled since the last tick,
+  /// store and count what it raises, and start due deliveries.
+  void tick_exceptions();
+  /// Feeds the detector up to `batches` batches of the spend the ledger ingested since the
+  /// last call, of requests that finished at or after `since`.
+  void feed_spend(policies::TimePoint since, std::size_t batches);
+  admin::AdminResponse list_exceptions(std::string_view query);
   /// Polls the config files; a change that has settled for one poll triggers a reload.
   void schedule_file_watch();
   std::string config_files_stamp() const;
@@ -68,6 +81,15 @@ class Server {
   policies::SystemClock clock_;
   std::unique_ptr<policies::BudgetBook> budgets_;
   std::shared_ptr<policies::BudgetMetrics> budget_metrics_;
+  std::unique_ptr<policies::ExceptionDetector> detector_;
+  std::int64_t spend_sequence_ = 0;  ///< the last ledger spend row fed to the detector
+  /// Requests and requests that fell back, per (workflow, route), over every ledger row
+  /// read: the cumulative counts fallback_surge samples each tick.
+  std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>> route_traffic_;
+  /// Raised but not yet stored (the ledger was failing): retried each tick.
+  std::vector<std::pair<metering::ledger::StoredException, std::vector<std::string>>> unstored_;
+  std::shared_ptr<alerts::AlertMetrics> alert_metrics_ = std::make_shared<alerts::AlertMetrics>();
+  std::unique_ptr<alerts::AlertOutbox> outbox_;
   net::steady_timer budget_timer_{control_};
   bool watch_files_;
   net::steady_timer watch_timer_{control_};

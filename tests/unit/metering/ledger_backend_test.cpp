@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -108,12 +110,103 @@ TEST_P(LedgerBackendTest, WritersMayOutliveTheLedger) {
   EXPECT_TRUE(writer->append(full_record(0)));
 }
 
+StoredException exception_event(std::string id, std::string key, std::chrono::system_clock::time_point at) {
+  return {std::move(id), at, "support-assistant", "threshold", "daily", std::move(key),
+          R"({"id":"x","kind":"threshold"})"};
+}
+
+TEST_P(LedgerBackendTest, SpendIsReadBackInIngestionOrderFromACursor) {
+  auto writer = ledger_->writer_for_worker(0);
+  for (std::size_t i = 0; i < 5; ++i) ASSERT_TRUE(writer->append(full_record(i)));
+  ASSERT_TRUE(ledger_->flush());
+  auto first = ledger_->spend_after(0, {}, 3);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].workflow, full_record(0).workflow);
+  EXPECT_EQ(first[0].provider, "openai");
+  EXPECT_EQ(first[0].model, "gpt-4o");
+  EXPECT_EQ(first[0].route, full_record(0).route);
+  EXPECT_EQ(first[0].fallbacks, full_record(0).fallbacks);
+  EXPECT_EQ(first[0].cost, full_record(0).cost);
+  EXPECT_EQ(first[0].at, full_record(0).finished_at);
+  auto rest = ledger_->spend_after(first.back().sequence, {}, 10);
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[1].cost, full_record(4).cost);
+  EXPECT_TRUE(ledger_->spend_after(rest.back().sequence, {}, 10).empty());
+  // `since` leaves out requests that finished before it.
+  EXPECT_EQ(ledger_->spend_after(0, full_record(3).finished_at, 10).size(), 2u);
+}
+
+TEST_P(LedgerBackendTest, ExceptionsAreStoredOncePerDedupeKey) {
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_EQ(ledger_->store_exception(exception_event("exc_1", "k1", now), {"slack", "log"}), StoreResult::stored);
+  EXPECT_EQ(ledger_->store_exception(exception_event("exc_2", "k1", now), {"slack"}), StoreResult::duplicate);
+  EXPECT_EQ(ledger_->store_exception(exception_event("exc_3", "k2", now + std::chrono::seconds(1)), {}),
+            StoreResult::stored);
+  auto keys = ledger_->exception_keys();
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"k1", "k2"}));
+  auto listed = ledger_->exceptions_since(now - std::chrono::hours(1));
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].id, "exc_1");  // oldest first
+  EXPECT_EQ(listed[1].id, "exc_3");
+  EXPECT_EQ(listed[0].event_json, R"({"id":"x","kind":"threshold"})");
+  EXPECT_EQ(listed[0].kind, "threshold");
+  EXPECT_EQ(listed[0].window, "daily");
+  EXPECT_EQ(ledger_->exceptions_since(now + std::chrono::milliseconds(500)).size(), 1u);
+}
+
+TEST_P(LedgerBackendTest, TheOutboxHoldsEachSinkUntilDeliveredOrGivenUp) {
+  const auto now = std::chrono::system_clock::now();
+  ASSERT_EQ(ledger_->store_exception(exception_event("exc_1", "k1", now), {"hook", "log"}), StoreResult::stored);
+  auto pending = ledger_->pending_deliveries();
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].delivery.exception_id, "exc_1");
+  EXPECT_EQ(pending[0].delivery.attempts, 0u);
+  EXPECT_EQ(pending[0].event_json, R"({"id":"x","kind":"threshold"})");
+
+  Delivery retry = pending[0].delivery;
+  retry.attempts = 1;
+  retry.next_attempt_at = now + std::chrono::seconds(1);
+  ASSERT_TRUE(ledger_->update_delivery(retry));
+  Delivery done = pending[1].delivery;
+  done.attempts = 1;
+  done.state = DeliveryState::delivered;
+  ASSERT_TRUE(ledger_->update_delivery(done));
+
+  pending = ledger_->pending_deliveries();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].delivery.sink, retry.sink);
+  EXPECT_EQ(pending[0].delivery.attempts, 1u);
+  EXPECT_EQ(std::chrono::floor<std::chrono::microseconds>(pending[0].delivery.next_attempt_at),
+            std::chrono::floor<std::chrono::microseconds>(retry.next_attempt_at));
+  retry.state = DeliveryState::failed;
+  ASSERT_TRUE(ledger_->update_delivery(retry));
+  EXPECT_TRUE(ledger_->pending_deliveries().empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerBackendTest,
                          ::testing::Values(config::LedgerBackend::memory,
                                            config::LedgerBackend::sqlite),
                          [](const ::testing::TestParamInfo<config::LedgerBackend>& instance) {
                            return std::string(config::to_string(instance.param));
                          });
+
+TEST(LedgerExceptionsTest, ExceptionsAndTheOutboxSurviveAReopen) {
+  testing::TempDir dir;
+  const config::LedgerSpec spec = testing::sqlite_spec(dir);
+  const auto now = std::chrono::system_clock::now();
+  std::string error;
+  {
+    auto ledger = open_ledger(spec, error);
+    ASSERT_NE(ledger, nullptr) << error;
+    ASSERT_EQ(ledger->store_exception(exception_event("exc_1", "k1", now), {"hook"}), StoreResult::stored);
+  }
+  auto reopened = open_ledger(spec, error);
+  ASSERT_NE(reopened, nullptr) << error;
+  EXPECT_EQ(reopened->exception_keys(), std::vector<std::string>{"k1"});
+  EXPECT_EQ(reopened->store_exception(exception_event("exc_9", "k1", now), {"hook"}), StoreResult::duplicate);
+  ASSERT_EQ(reopened->pending_deliveries().size(), 1u);
+}
 
 TEST(LedgerFactoryTest, PostgresIsNotInThisBuild) {
   config::LedgerSpec spec;

@@ -256,7 +256,10 @@ TEST_F(ReportBuildTest, ReadsWhileTheProxyWrites) {
 }
 
 TEST_F(ReportBuildTest, ListsExceptionsFromAnExceptionsTable) {
+  // The reader takes whatever shape the table has: replace the ledger's own with another.
   testing::execute_sql(ledger_.path(), R"sql(
+DROP TABLE IF EXISTS exception_deliveries;
+DROP TABLE IF EXISTS exceptions;
 CREATE TABLE exceptions (id TEXT PRIMARY KEY, at_us INTEGER, kind TEXT, workflow TEXT,
                          next_action TEXT);
 INSERT INTO exceptions VALUES
@@ -280,8 +283,30 @@ INSERT INTO exceptions VALUES
   EXPECT_EQ(find_row(owners, "support-platform")->exceptions.size(), 1u);
 }
 
+TEST_F(ReportBuildTest, ListsExceptionsTheLedgerStored) {
+  {
+    config::LedgerSpec spec;
+    spec.backend = config::LedgerBackend::sqlite;
+    spec.path = ledger_.path();
+    std::string error;
+    auto ledger = ledger::open_ledger(spec, error);
+    ASSERT_NE(ledger, nullptr) << error;
+    const ledger::StoredException event{
+        "exc_7", at("2026-11-29T10:00:00Z"), "support-assistant", "threshold", "daily", "k",
+        R"({"id":"exc_7","kind":"threshold","workflow":"support-assistant","next_action":"Confirm."})"};
+    ASSERT_EQ(ledger->store_exception(event, {"log"}), ledger::StoreResult::stored);
+  }
+  const Report report = ledger_.report(GroupBy::workflow);
+  ASSERT_EQ(report.exceptions.size(), 1u);
+  EXPECT_EQ(report.exceptions[0].id, "exc_7");
+  EXPECT_EQ(report.exceptions[0].kind, "threshold");
+  EXPECT_EQ(report.exceptions[0].next_action, "Confirm.");
+}
+
 TEST_F(ReportBuildTest, ReadsExceptionsStoredAsJsonEvents) {
   testing::execute_sql(ledger_.path(), R"sql(
+DROP TABLE IF EXISTS exception_deliveries;
+DROP TABLE IF EXISTS exceptions;
 CREATE TABLE exceptions (id TEXT PRIMARY KEY, dedupe_key TEXT, event TEXT);
 INSERT INTO exceptions VALUES ('exc_9', 'k', '{"id":"exc_9","at":"2026-11-24T09:14:03.250Z",
   "kind":"spike","workflow":"search","owner":"search-team","next_action":"Investigate today."}');
