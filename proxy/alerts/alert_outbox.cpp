@@ -88,7 +88,7 @@ std::string slack_body(std::string_view event_json) {
     };
     double spent = 0.0;
     double limit = 0.0;
-    (void)event["spent_usd"].get(spent);
+    if (event["spent_usd"].get(spent) != simdjson::SUCCESS) spent = 0.0;
     const bool has_limit = event["limit_usd"].get(limit) == simdjson::SUCCESS;
     text = "Spendwall budget exception: " + field("kind") + " on workflow " + field("workflow");
     text += "\nOwner: " + field("owner") + " (" + field("contact") + ")";
@@ -100,8 +100,8 @@ std::string slack_body(std::string_view event_json) {
         providers.at(0).get(top) == simdjson::SUCCESS) {
       std::string_view provider;
       double provider_spent = 0.0;
-      (void)top["provider"].get(provider);
-      (void)top["spent_usd"].get(provider_spent);
+      if (top["provider"].get(provider) != simdjson::SUCCESS) provider = "unknown";
+      if (top["spent_usd"].get(provider_spent) != simdjson::SUCCESS) provider_spent = 0.0;
       text += "\nTop provider: " + std::string(provider) + " (" + usd_text(provider_spent) + ")";
     }
     text += "\nNext action: " + field("next_action");

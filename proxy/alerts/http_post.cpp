@@ -1,13 +1,13 @@
 #include "proxy/alerts/http_post.hpp"
 
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
 #include "proxy/routing/runtime_config.hpp"
+#include "proxy/upstream/tls_peer.hpp"
 
 namespace spendwall::proxy::alerts {
 namespace {
@@ -15,12 +15,6 @@ namespace {
 /// A receiver's answer is only read for its status: a small limit keeps a hostile
 /// endpoint from growing the control thread's memory.
 constexpr std::uint64_t kResponseBodyLimit = 64 * 1024;
-
-bool is_ip_literal(const std::string& host) {
-  error_code ec;
-  net::ip::make_address(host, ec);
-  return !ec;
-}
 
 template <class Stream>
 awaitable<PostResult> exchange(Stream& stream, http::request<http::string_body>& request) {
@@ -68,22 +62,15 @@ awaitable<PostResult> run_post(std::shared_ptr<ssl::context> tls, routing::Provi
     co_return result;
   }
   beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(tcp_stream), *tls);
-  // As for providers (upstream/http_transport.cpp): SNI and a checked name or address.
-  SSL* handle = tls_stream.native_handle();
-  X509_VERIFY_PARAM* verify = SSL_get0_param(handle);
-  if (is_ip_literal(endpoint.host)) {
-    X509_VERIFY_PARAM_set1_ip_asc(verify, endpoint.host.c_str());
-  } else {
-    SSL_set_tlsext_host_name(handle, endpoint.host.c_str());
-    X509_VERIFY_PARAM_set1_host(verify, endpoint.host.c_str(), 0);
-  }
+  upstream::expect_peer(tls_stream.native_handle(), endpoint.host);
   auto [handshake_ec] = co_await tls_stream.async_handshake(ssl::stream_base::client, use_tuple);
   if (handshake_ec) {
     result.error = "TLS handshake failed: " + handshake_ec.message();
     co_return result;
   }
   result = co_await exchange(tls_stream, request);
-  auto [shutdown_ec] = co_await tls_stream.async_shutdown(use_tuple);
+  // A sink that drops the connection without close_notify is not an error.
+  co_await tls_stream.async_shutdown(use_tuple);
   co_return result;
 }
 

@@ -1,12 +1,12 @@
 #include "proxy/upstream/http_transport.hpp"
 
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <variant>
 
 #include "proxy/upstream/provider_adapter.hpp"
+#include "proxy/upstream/tls_peer.hpp"
 
 namespace spendwall::proxy::upstream {
 namespace {
@@ -19,12 +19,6 @@ constexpr std::size_t kReadChunkBytes = 16 * 1024;
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-
-bool is_ip_literal(const std::string& host) {
-  error_code ec;
-  net::ip::make_address(host, ec);
-  return !ec;
-}
 
 /// Nothing of a response arrived and the peer closed: the classic sign of a
 /// keep-alive connection the provider had already dropped.
@@ -170,14 +164,7 @@ awaitable<std::unique_ptr<HttpTransport::Connection>> HttpTransport::connect(
   tcp.socket().set_option(tcp::no_delay(true));
 
   if (auto* tls = std::get_if<TlsStream>(&connection->stream)) {
-    SSL* handle = tls->native_handle();
-    X509_VERIFY_PARAM* verify = SSL_get0_param(handle);
-    if (is_ip_literal(endpoint.host)) {
-      X509_VERIFY_PARAM_set1_ip_asc(verify, endpoint.host.c_str());
-    } else {
-      SSL_set_tlsext_host_name(handle, endpoint.host.c_str());
-      X509_VERIFY_PARAM_set1_host(verify, endpoint.host.c_str(), 0);
-    }
+    expect_peer(tls->native_handle(), endpoint.host);
     auto [handshake_ec] = co_await tls->async_handshake(ssl::stream_base::client, use_tuple);
     if (handshake_ec) {
       failure =
