@@ -65,7 +65,8 @@ Options parse_options(std::span<const std::string_view> args, bool report_flags 
                                                               : options.output;
       field = std::string(args[++i]);
     } else {
-      std::fprintf(stderr, "spendwall: unexpected argument '%.*s'\n", static_cast<int>(arg.size()), arg.data());
+      std::fprintf(stderr, "spendwall: unexpected argument '%.*s'\n", static_cast<int>(arg.size()),
+                   arg.data());
       options.bad = true;
     }
   }
@@ -75,11 +76,13 @@ Options parse_options(std::span<const std::string_view> args, bool report_flags 
 config::LoadResult load(const std::optional<std::string>& path) {
   if (path) return config::load_config_file(*path, config::process_environment());
   return config::load_config_text(config::quickstart_yaml(), "quickstart.yaml (embedded)",
-                                  std::filesystem::current_path().string(), config::process_environment());
+                                  std::filesystem::current_path().string(),
+                                  config::process_environment());
 }
 
 void print_diagnostics(const config::LoadResult& result) {
-  for (const auto& diagnostic : result.diagnostics) std::fprintf(stderr, "%s\n", diagnostic.format().c_str());
+  for (const auto& diagnostic : result.diagnostics)
+    std::fprintf(stderr, "%s\n", diagnostic.format().c_str());
 }
 
 int check(const Options& options) {
@@ -106,11 +109,13 @@ int serve(const Options& options) {
   config::LoadResult result = load(options.config_path);
   print_diagnostics(result);
   if (!result.ok()) {
-    log::error("config rejected; not starting", {{"errors", static_cast<std::int64_t>(result.error_count())}});
+    log::error("config rejected; not starting",
+               {{"errors", static_cast<std::int64_t>(result.error_count())}});
     return 1;
   }
-  server::Server server(result.snapshot, [path = options.config_path] { return load(path); },
-                        options.config_path.has_value());
+  server::Server server(
+      result.snapshot, [path = options.config_path] { return load(path); },
+      options.config_path.has_value());
   return server.run();
 }
 
@@ -195,7 +200,8 @@ int new_key(const Options& options) {
   unsigned int digest_size = 0;
   EVP_Digest(key.data(), key.size(), digest, &digest_size, EVP_sha256(), nullptr);
   std::printf("key:  %s\n", key.c_str());
-  std::printf("# add under workflows.%s.keys (the key itself is never stored):\n", options.workflow->c_str());
+  std::printf("# add under workflows.%s.keys (the key itself is never stored):\n",
+              options.workflow->c_str());
   std::printf("- \"sha256:%s\"\n", to_hex(digest, digest_size).c_str());
   return 0;
 }

@@ -98,9 +98,12 @@ enum class DeliveryState : std::uint8_t { pending, delivered, failed };
 
 constexpr std::string_view to_string(DeliveryState state) noexcept {
   switch (state) {
-    case DeliveryState::pending: return "pending";
-    case DeliveryState::delivered: return "delivered";
-    case DeliveryState::failed: return "failed";
+    case DeliveryState::pending:
+      return "pending";
+    case DeliveryState::delivered:
+      return "delivered";
+    case DeliveryState::failed:
+      return "failed";
   }
   return "pending";
 }
@@ -180,7 +183,8 @@ class Ledger {
   virtual Totals totals() = 0;
   /// Count and Σ cost of one workflow's records that started at or after `since`: what
   /// rebuilds a budget window's spend at start.
-  virtual Totals totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) = 0;
+  virtual Totals totals_since(std::string_view workflow,
+                              std::chrono::system_clock::time_point since) = 0;
   /// Records the feedback `outcome` of request `id` on behalf of `workflow`; an existing
   /// outcome is overwritten only when `replace` is set.
   virtual OutcomeResult set_outcome(std::string_view id, std::string_view workflow,
@@ -199,7 +203,8 @@ class Ledger {
   /// Every stored dedupe key, to re-arm the detector after a restart.
   virtual std::vector<std::string> exception_keys() = 0;
   /// The exceptions raised at or after `since`, oldest first.
-  virtual std::vector<StoredException> exceptions_since(std::chrono::system_clock::time_point since) = 0;
+  virtual std::vector<StoredException> exceptions_since(
+      std::chrono::system_clock::time_point since) = 0;
   /// The outbox rows still pending, oldest exception first.
   virtual std::vector<PendingDelivery> pending_deliveries() = 0;
   /// Records the outcome of a delivery attempt (attempts, next time, state).

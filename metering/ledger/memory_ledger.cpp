@@ -76,7 +76,8 @@ Totals MemoryLedger::totals() {
   return totals;
 }
 
-Totals MemoryLedger::totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) {
+Totals MemoryLedger::totals_since(std::string_view workflow,
+                                  std::chrono::system_clock::time_point since) {
   const std::lock_guard lock(store_->mutex);
   Totals totals;
   for (const auto& [id, record] : store_->records) {
@@ -102,16 +103,17 @@ OutcomeResult MemoryLedger::set_outcome(std::string_view id, std::string_view wo
 }
 
 std::vector<SpendRow> MemoryLedger::spend_after(std::int64_t after_sequence,
-                                               std::chrono::system_clock::time_point since,
-                                               std::size_t limit) {
+                                                std::chrono::system_clock::time_point since,
+                                                std::size_t limit) {
   const std::lock_guard lock(store_->mutex);
   std::vector<SpendRow> rows;
   for (std::size_t i = static_cast<std::size_t>(std::max<std::int64_t>(after_sequence, 0));
        i < store_->arrival.size() && rows.size() < limit; ++i) {
     const RequestRecord& record = store_->records.find(store_->arrival[i])->second;
     if (record.finished_at < since) continue;
-    rows.push_back({static_cast<std::int64_t>(i + 1), record.workflow, record.route, record.provider,
-                    record.model, record.cost, record.fallbacks, record.finished_at});
+    rows.push_back({static_cast<std::int64_t>(i + 1), record.workflow, record.route,
+                    record.provider, record.model, record.cost, record.fallbacks,
+                    record.finished_at});
   }
   return rows;
 }
@@ -138,7 +140,8 @@ std::vector<std::string> MemoryLedger::exception_keys() {
   return keys;
 }
 
-std::vector<StoredException> MemoryLedger::exceptions_since(std::chrono::system_clock::time_point since) {
+std::vector<StoredException> MemoryLedger::exceptions_since(
+    std::chrono::system_clock::time_point since) {
   const std::lock_guard lock(exceptions_mutex_);
   std::vector<StoredException> events;
   for (const StoredException& stored : exceptions_) {
@@ -154,9 +157,9 @@ std::vector<PendingDelivery> MemoryLedger::pending_deliveries() {
   std::vector<PendingDelivery> pending;
   for (const Delivery& delivery : deliveries_) {
     if (delivery.state != DeliveryState::pending) continue;
-    auto event = std::find_if(exceptions_.begin(), exceptions_.end(), [&](const StoredException& stored) {
-      return stored.id == delivery.exception_id;
-    });
+    auto event = std::find_if(
+        exceptions_.begin(), exceptions_.end(),
+        [&](const StoredException& stored) { return stored.id == delivery.exception_id; });
     pending.push_back({delivery, event == exceptions_.end() ? std::string() : event->event_json});
   }
   return pending;

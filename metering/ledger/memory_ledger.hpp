@@ -30,14 +30,18 @@ class MemoryLedger final : public Ledger {
   bool flush() override { return true; }
   std::optional<RequestRecord> find(std::string_view id) override;
   Totals totals() override;
-  Totals totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) override;
+  Totals totals_since(std::string_view workflow,
+                      std::chrono::system_clock::time_point since) override;
   OutcomeResult set_outcome(std::string_view id, std::string_view workflow, const Outcome& outcome,
                             bool replace) override;
-  std::vector<SpendRow> spend_after(std::int64_t after_sequence, std::chrono::system_clock::time_point since,
+  std::vector<SpendRow> spend_after(std::int64_t after_sequence,
+                                    std::chrono::system_clock::time_point since,
                                     std::size_t limit) override;
-  StoreResult store_exception(const StoredException& event, const std::vector<std::string>& sinks) override;
+  StoreResult store_exception(const StoredException& event,
+                              const std::vector<std::string>& sinks) override;
   std::vector<std::string> exception_keys() override;
-  std::vector<StoredException> exceptions_since(std::chrono::system_clock::time_point since) override;
+  std::vector<StoredException> exceptions_since(
+      std::chrono::system_clock::time_point since) override;
   std::vector<PendingDelivery> pending_deliveries() override;
   bool update_delivery(const Delivery& delivery) override;
   bool writable() const noexcept override { return true; }

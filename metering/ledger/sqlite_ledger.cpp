@@ -374,7 +374,8 @@ Totals SqliteLedger::totals() {
   return totals;
 }
 
-Totals SqliteLedger::totals_since(std::string_view workflow, std::chrono::system_clock::time_point since) {
+Totals SqliteLedger::totals_since(std::string_view workflow,
+                                  std::chrono::system_clock::time_point since) {
   const std::lock_guard lock(mutex_);
   drain();
   StatementUse query(select_workflow_totals_);
@@ -425,8 +426,8 @@ OutcomeResult SqliteLedger::set_outcome(std::string_view id, std::string_view wo
 }
 
 std::vector<SpendRow> SqliteLedger::spend_after(std::int64_t after_sequence,
-                                               std::chrono::system_clock::time_point since,
-                                               std::size_t limit) {
+                                                std::chrono::system_clock::time_point since,
+                                                std::size_t limit) {
   const std::lock_guard lock(mutex_);
   std::vector<SpendRow> rows;
   StatementUse query(select_spend_);
@@ -499,7 +500,8 @@ std::vector<std::string> SqliteLedger::exception_keys() {
   return keys;
 }
 
-std::vector<StoredException> SqliteLedger::exceptions_since(std::chrono::system_clock::time_point since) {
+std::vector<StoredException> SqliteLedger::exceptions_since(
+    std::chrono::system_clock::time_point since) {
   const std::lock_guard lock(mutex_);
   std::vector<StoredException> events;
   StatementUse query(select_exceptions_);

@@ -30,7 +30,8 @@ void add_family(const metering::MetricDef& def,
   family.type = def.type;
   for (const auto& [labels, count] : series) {
     prometheus::ClientMetric& metric = family.metric.emplace_back();
-    metric.label = {{std::string(def.labels[0]), labels.first}, {std::string(def.labels[1]), labels.second}};
+    metric.label = {{std::string(def.labels[0]), labels.first},
+                    {std::string(def.labels[1]), labels.second}};
     metric.counter.value = static_cast<double>(count);
   }
 }
@@ -43,8 +44,8 @@ std::string usd_text(double usd) {
 
 std::shared_ptr<ssl::context> make_tls_context() {
   auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
-  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   context->set_verify_mode(ssl::verify_peer);
   error_code ec;
   context->set_default_verify_paths(ec);
@@ -71,7 +72,8 @@ std::vector<prometheus::MetricFamily> AlertMetrics::Collect() const {
 
 std::chrono::seconds retry_delay(std::uint32_t attempts) {
   const std::uint32_t doublings = std::min<std::uint32_t>(attempts == 0 ? 0 : attempts - 1, 16);
-  return std::min<std::chrono::seconds>(std::chrono::seconds(std::int64_t{1} << doublings), kMaxRetryDelay);
+  return std::min<std::chrono::seconds>(std::chrono::seconds(std::int64_t{1} << doublings),
+                                        kMaxRetryDelay);
 }
 
 std::string slack_body(std::string_view event_json) {
@@ -92,8 +94,8 @@ std::string slack_body(std::string_view event_json) {
     const bool has_limit = event["limit_usd"].get(limit) == simdjson::SUCCESS;
     text = "Spendwall budget exception: " + field("kind") + " on workflow " + field("workflow");
     text += "\nOwner: " + field("owner") + " (" + field("contact") + ")";
-    text += "\nSpent: " + usd_text(spent) + (has_limit ? " of " + usd_text(limit) : " (no limit)") + " " +
-            field("window");
+    text += "\nSpent: " + usd_text(spent) + (has_limit ? " of " + usd_text(limit) : " (no limit)") +
+            " " + field("window");
     simdjson::dom::array providers;
     simdjson::dom::object top;
     if (event["providers"].get(providers) == simdjson::SUCCESS && providers.size() > 0 &&
@@ -112,8 +114,12 @@ std::string slack_body(std::string_view event_json) {
   return body;
 }
 
-AlertOutbox::AlertOutbox(net::any_io_executor executor, metering::ledger::Ledger& ledger, AlertMetrics& metrics)
-    : executor_(std::move(executor)), ledger_(ledger), metrics_(metrics), tls_(make_tls_context()) {}
+AlertOutbox::AlertOutbox(net::any_io_executor executor, metering::ledger::Ledger& ledger,
+                         AlertMetrics& metrics)
+    : executor_(std::move(executor)),
+      ledger_(ledger),
+      metrics_(metrics),
+      tls_(make_tls_context()) {}
 
 void AlertOutbox::apply(const config::AlertsSpec& alerts) {
   sinks_.clear();
@@ -137,16 +143,17 @@ void AlertOutbox::tick(std::chrono::system_clock::time_point now) {
     const config::SinkSpec& spec = sink->second;
     switch (spec.kind) {
       case config::SinkKind::log:
-        log::info("budget exception", {{"sink", spec.name}, {"event", log::RawJson{pending.event_json}}});
+        log::info("budget exception",
+                  {{"sink", spec.name}, {"event", log::RawJson{pending.event_json}}});
         finish(std::move(delivery), true, {});
         break;
       case config::SinkKind::webhook:
       case config::SinkKind::slack: {
-        std::string body =
-            spec.kind == config::SinkKind::slack ? slack_body(pending.event_json) : std::move(pending.event_json);
+        std::string body = spec.kind == config::SinkKind::slack ? slack_body(pending.event_json)
+                                                                : std::move(pending.event_json);
         post(executor_, tls_, spec.url, spec.headers, std::move(body), kPostTimeout,
              [this, delivery = std::move(delivery)](PostResult result) mutable {
-               std::string error = result.ok() ? std::string()
+               std::string error = result.ok()          ? std::string()
                                    : result.status != 0 ? "HTTP " + std::to_string(result.status)
                                                         : std::move(result.error);
                finish(std::move(delivery), result.ok(), error);
@@ -157,7 +164,8 @@ void AlertOutbox::tick(std::chrono::system_clock::time_point now) {
   }
 }
 
-void AlertOutbox::finish(metering::ledger::Delivery delivery, bool delivered, std::string_view error) {
+void AlertOutbox::finish(metering::ledger::Delivery delivery, bool delivered,
+                         std::string_view error) {
   in_flight_.erase({delivery.exception_id, delivery.sink});
   ++delivery.attempts;
   DeliveryResult result = DeliveryResult::ok;
@@ -167,13 +175,17 @@ void AlertOutbox::finish(metering::ledger::Delivery delivery, bool delivered, st
     delivery.state = metering::ledger::DeliveryState::failed;
     result = DeliveryResult::failed;
     log::error("alert delivery failed; giving up",
-               {{"sink", delivery.sink}, {"exception", delivery.exception_id}, {"error", error},
+               {{"sink", delivery.sink},
+                {"exception", delivery.exception_id},
+                {"error", error},
                 {"attempts", static_cast<std::int64_t>(delivery.attempts)}});
   } else {
     delivery.next_attempt_at = std::chrono::system_clock::now() + retry_delay(delivery.attempts);
     result = DeliveryResult::retry;
     log::warn("alert delivery failed; will retry",
-              {{"sink", delivery.sink}, {"exception", delivery.exception_id}, {"error", error},
+              {{"sink", delivery.sink},
+               {"exception", delivery.exception_id},
+               {"error", error},
                {"attempts", static_cast<std::int64_t>(delivery.attempts)}});
   }
   metrics_.count_delivery(delivery.sink, result);

@@ -53,7 +53,8 @@ std::string slack_body(std::string_view event_json);
 
 class AlertOutbox {
  public:
-  AlertOutbox(net::any_io_executor executor, metering::ledger::Ledger& ledger, AlertMetrics& metrics);
+  AlertOutbox(net::any_io_executor executor, metering::ledger::Ledger& ledger,
+              AlertMetrics& metrics);
 
   /// Takes the (reloaded) sinks. A delivery to a sink that is no longer configured stays
   /// pending in the ledger.

@@ -36,14 +36,16 @@ awaitable<PostResult> exchange(Stream& stream, http::request<http::string_body>&
   co_return result;
 }
 
-awaitable<PostResult> run_post(std::shared_ptr<ssl::context> tls, routing::ProviderEndpoint endpoint,
+awaitable<PostResult> run_post(std::shared_ptr<ssl::context> tls,
+                               routing::ProviderEndpoint endpoint,
                                http::request<http::string_body> request,
                                std::chrono::steady_clock::duration timeout) {
   auto executor = co_await net::this_coro::executor;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   PostResult result;
   tcp::resolver resolver(executor);
-  auto [resolve_ec, addresses] = co_await resolver.async_resolve(endpoint.host, endpoint.port, use_tuple);
+  auto [resolve_ec, addresses] =
+      co_await resolver.async_resolve(endpoint.host, endpoint.port, use_tuple);
   if (resolve_ec) {
     result.error = "cannot resolve " + endpoint.host + ": " + resolve_ec.message();
     co_return result;
@@ -76,15 +78,16 @@ awaitable<PostResult> run_post(std::shared_ptr<ssl::context> tls, routing::Provi
 
 }  // namespace
 
-void post(net::any_io_executor executor, std::shared_ptr<ssl::context> tls, const std::string& url, const Headers& headers,
-          std::string body, std::chrono::steady_clock::duration timeout, std::function<void(PostResult)> done) {
+void post(net::any_io_executor executor, std::shared_ptr<ssl::context> tls, const std::string& url,
+          const Headers& headers, std::string body, std::chrono::steady_clock::duration timeout,
+          std::function<void(PostResult)> done) {
   auto endpoint = routing::parse_base_url(url);
   if (!endpoint) {
     done({0, "not an http(s) URL"});
     return;
   }
-  http::request<http::string_body> request{http::verb::post, endpoint->base_path.empty() ? "/" : endpoint->base_path,
-                                           11};
+  http::request<http::string_body> request{
+      http::verb::post, endpoint->base_path.empty() ? "/" : endpoint->base_path, 11};
   request.set(http::field::host, endpoint->host_header);
   request.set(http::field::user_agent, "spendwall");
   request.set(http::field::content_type, "application/json");
@@ -92,7 +95,8 @@ void post(net::any_io_executor executor, std::shared_ptr<ssl::context> tls, cons
   for (const auto& [name, value] : headers) request.set(name, value);
   request.body() = std::move(body);
   request.prepare_payload();
-  net::co_spawn(executor, run_post(std::move(tls), std::move(*endpoint), std::move(request), timeout),
+  net::co_spawn(executor,
+                run_post(std::move(tls), std::move(*endpoint), std::move(request), timeout),
                 [done = std::move(done)](std::exception_ptr failure, PostResult result) {
                   if (failure) result = {0, "internal error"};
                   done(std::move(result));

@@ -25,7 +25,8 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 /// POSTs `body` as JSON to `url` (http:// or https://) and calls `done` once, unless the
 /// executor's context is destroyed first. `tls` is used for https URLs.
-void post(net::any_io_executor executor, std::shared_ptr<ssl::context> tls, const std::string& url, const Headers& headers,
-          std::string body, std::chrono::steady_clock::duration timeout, std::function<void(PostResult)> done);
+void post(net::any_io_executor executor, std::shared_ptr<ssl::context> tls, const std::string& url,
+          const Headers& headers, std::string body, std::chrono::steady_clock::duration timeout,
+          std::function<void(PostResult)> done);
 
 }  // namespace spendwall::proxy::alerts

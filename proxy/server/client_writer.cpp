@@ -32,7 +32,8 @@ void ClientWriter::fill_head(http::response_header<>& head, unsigned status) con
 void ClientWriter::copy_upstream_headers(const http::response_header<>& upstream_head,
                                          http::response_header<>& head) const {
   for (const auto& field : upstream_head) {
-    if (upstream::is_hop_by_hop(field.name_string()) || field.name() == http::field::server) continue;
+    if (upstream::is_hop_by_hop(field.name_string()) || field.name() == http::field::server)
+      continue;
     head.insert(field.name_string(), field.value());
   }
 }
@@ -51,7 +52,8 @@ awaitable<error_code> ClientWriter::send(http::status status, std::string_view c
   co_return ec;
 }
 
-awaitable<error_code> ClientWriter::relay(const http::response_header<>& upstream_head, std::string_view body) {
+awaitable<error_code> ClientWriter::relay(const http::response_header<>& upstream_head,
+                                          std::string_view body) {
   http::response<ResponseBody> response;
   copy_upstream_headers(upstream_head, response.base());
   fill_head(response.base(), upstream_head.result_int());
@@ -79,7 +81,8 @@ awaitable<error_code> ClientWriter::begin_stream(const http::response_header<>& 
 
 awaitable<error_code> ClientWriter::send_chunk(std::string_view bytes) {
   stream_.expires_at(deadline_);
-  auto [ec, written] = co_await net::async_write(stream_, http::make_chunk(net::buffer(bytes.data(), bytes.size())), use_tuple);
+  auto [ec, written] = co_await net::async_write(
+      stream_, http::make_chunk(net::buffer(bytes.data(), bytes.size())), use_tuple);
   co_return ec;
 }
 

@@ -20,7 +20,8 @@ class ClientWriter {
   http::fields& extra_headers() noexcept { return extra_headers_; }
 
   /// A complete response with our own body (errors, admin-style answers).
-  awaitable<error_code> send(http::status status, std::string_view content_type, std::string_view body);
+  awaitable<error_code> send(http::status status, std::string_view content_type,
+                             std::string_view body);
 
   /// A complete response relaying a provider's status and headers with `body`.
   awaitable<error_code> relay(const http::response_header<>& upstream_head, std::string_view body);
@@ -40,7 +41,8 @@ class ClientWriter {
 
  private:
   void fill_head(http::response_header<>& head, unsigned status) const;
-  void copy_upstream_headers(const http::response_header<>& upstream_head, http::response_header<>& head) const;
+  void copy_upstream_headers(const http::response_header<>& upstream_head,
+                             http::response_header<>& head) const;
 
   beast::tcp_stream& stream_;
   http::fields extra_headers_;

@@ -19,8 +19,9 @@ struct HeadRejection {
 /// left, or it was too slow to deserve an answer).
 /// `header_limit`: max_header_bytes, to tell an over-long request line (414) from an
 /// over-long head (431).
-std::optional<HeadRejection> classify_head_error(const error_code& ec, const beast::flat_buffer& buffer,
-                                                std::size_t header_limit);
+std::optional<HeadRejection> classify_head_error(const error_code& ec,
+                                                 const beast::flat_buffer& buffer,
+                                                 std::size_t header_limit);
 
 /// Checks a parsed head: Content-Length together with Transfer-Encoding, a
 /// Transfer-Encoding other than exactly `chunked`, CR/LF/NUL in a header value.

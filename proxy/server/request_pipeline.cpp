@@ -10,6 +10,7 @@
 #include "metering/estimate.hpp"
 #include "metering/json_scan.hpp"
 #include "metering/stream_usage.hpp"
+#include "policies/budget_json.hpp"
 #include "proxy/api/errors.hpp"
 #include "proxy/api/feedback.hpp"
 #include "proxy/api/headers.hpp"
@@ -19,7 +20,6 @@
 #include "proxy/api/translate_request.hpp"
 #include "proxy/api/translate_response.hpp"
 #include "proxy/api/translate_stream.hpp"
-#include "policies/budget_json.hpp"
 #include "proxy/log.hpp"
 #include "proxy/routing/failure.hpp"
 #include "proxy/server/client_writer.hpp"
@@ -45,7 +45,8 @@ enum class Delivery : std::uint8_t { native, translated, impossible };
 
 Delivery delivery(config::ProviderKind kind, Endpoint endpoint) noexcept {
   switch (kind) {
-    case config::ProviderKind::simulated: return Delivery::native;
+    case config::ProviderKind::simulated:
+      return Delivery::native;
     case config::ProviderKind::anthropic:
       if (endpoint == Endpoint::messages) return Delivery::native;
       return endpoint == Endpoint::chat_completions ? Delivery::translated : Delivery::impossible;
@@ -62,23 +63,30 @@ Endpoint upstream_wire(Endpoint client_endpoint, Delivery how) noexcept {
 }
 
 std::int64_t unix_seconds_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 api::ErrorKind upstream_error_kind(config::FailureClass cls) noexcept {
   switch (cls) {
-    case config::FailureClass::rate_limited: return api::ErrorKind::upstream_rate_limited;
-    case config::FailureClass::timeout: return api::ErrorKind::upstream_timeout;
-    case config::FailureClass::connect_error: return api::ErrorKind::upstream_connect_error;
-    case config::FailureClass::context_length: return api::ErrorKind::upstream_context_length;
-    default: return api::ErrorKind::upstream_server_error;
+    case config::FailureClass::rate_limited:
+      return api::ErrorKind::upstream_rate_limited;
+    case config::FailureClass::timeout:
+      return api::ErrorKind::upstream_timeout;
+    case config::FailureClass::connect_error:
+      return api::ErrorKind::upstream_connect_error;
+    case config::FailureClass::context_length:
+      return api::ErrorKind::upstream_context_length;
+    default:
+      return api::ErrorKind::upstream_server_error;
   }
 }
 
 bool is_event_stream(const http::response_header<>& head) {
   std::string_view type = head[http::field::content_type];
-  return beast::iequals(type.substr(0, std::min<std::size_t>(type.size(), 17)), "text/event-stream");
+  return beast::iequals(type.substr(0, std::min<std::size_t>(type.size(), 17)),
+                        "text/event-stream");
 }
 
 /// Relays one upstream attempt to the client. A buffered answer is kept (bounded by
@@ -90,7 +98,8 @@ class RelaySink final : public upstream::ResponseSink {
   /// `translator`: set when the provider speaks the other API; events are then
   /// re-encoded in the client's format instead of relayed as they are.
   RelaySink(ClientWriter& client, ExchangeBuffers& buffers, metering::StreamUsageTracker& tracker,
-            std::uint64_t max_response_bytes, bool hide_usage_chunk, api::StreamTranslator* translator)
+            std::uint64_t max_response_bytes, bool hide_usage_chunk,
+            api::StreamTranslator* translator)
       : client_(client),
         buffers_(buffers),
         tracker_(tracker),
@@ -124,7 +133,8 @@ class RelaySink final : public upstream::ResponseSink {
         if (!translate(event.data, out)) break;
         continue;
       }
-      if (disposition == metering::EventDisposition::usage_only_chunk && hide_usage_chunk_) continue;
+      if (disposition == metering::EventDisposition::usage_only_chunk && hide_usage_chunk_)
+        continue;
       out.append(event.raw);
     }
     if (buffers_.framer.failed() || bad_stream_) {
@@ -258,8 +268,9 @@ std::optional<Clock::duration> parse_retry_after(std::string_view value) {
 
 class Exchange {
  public:
-  Exchange(Worker& worker, Generation& generation, beast::tcp_stream& stream, beast::flat_buffer& buffer,
-           http::request_parser<http::string_body>& parser, ExchangeBuffers& buffers)
+  Exchange(Worker& worker, Generation& generation, beast::tcp_stream& stream,
+           beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser,
+           ExchangeBuffers& buffers)
       : worker_(worker),
         runtime_(*generation.runtime),
         http_(generation.http),
@@ -293,7 +304,8 @@ class Exchange {
       bool body_read = co_await read_body();
       admitted = body_read;
     }
-    ActiveRequest active(worker_.metrics(), admitted && metering::is_metered(endpoint_) ? workflow_ : nullptr);
+    ActiveRequest active(worker_.metrics(),
+                         admitted && metering::is_metered(endpoint_) ? workflow_ : nullptr);
     if (admitted && endpoint_ == Endpoint::models) {
       co_await list_models();
       co_return reusable();
@@ -306,8 +318,8 @@ class Exchange {
       co_await describe_budget();
       co_return reusable();
     }
-    admitted = admitted && parse_body() && resolve_route() && read_control_headers() && admit_budget() &&
-               plan_candidates();
+    admitted = admitted && parse_body() && resolve_route() && read_control_headers() &&
+               admit_budget() && plan_candidates();
     if (!admitted) {
       co_await reject();
       co_return reusable();
@@ -318,7 +330,9 @@ class Exchange {
   }
 
  private:
-  bool reusable() const noexcept { return !silent_close_ && client_.keep_alive() && !worker_.draining(); }
+  bool reusable() const noexcept {
+    return !silent_close_ && client_.keep_alive() && !worker_.draining();
+  }
 
   // --- step 1: path and method -------------------------------------------------------
   bool check_endpoint() {
@@ -326,14 +340,17 @@ class Exchange {
     std::string_view target = request.target();
     endpoint_ = metering::classify_path(target);
     format_ = metering::api_format(endpoint_);
-    if (auto question = target.find('?'); question != std::string_view::npos) query_ = target.substr(question + 1);
+    if (auto question = target.find('?'); question != std::string_view::npos)
+      query_ = target.substr(question + 1);
     if (endpoint_ == Endpoint::other) {
-      return fail(api::ErrorKind::path_not_found, "no such endpoint; see the Spendwall API reference");
+      return fail(api::ErrorKind::path_not_found,
+                  "no such endpoint; see the Spendwall API reference");
     }
     http::verb expected = expects_post(endpoint_) ? http::verb::post : http::verb::get;
     if (request.method() != expected) {
-      return fail(api::ErrorKind::method_not_allowed,
-                  expected == http::verb::post ? "this endpoint accepts POST only" : "this endpoint accepts GET only");
+      return fail(api::ErrorKind::method_not_allowed, expected == http::verb::post
+                                                          ? "this endpoint accepts POST only"
+                                                          : "this endpoint accepts GET only");
     }
     return true;
   }
@@ -392,8 +409,9 @@ class Exchange {
       if (ec == http::error::body_limit) {
         co_return fail(api::ErrorKind::request_too_large, "request body exceeds max_request_bytes");
       }
-      if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == net::error::eof ||
-          ec == http::error::partial_message || ec == net::error::connection_reset) {
+      if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
+          ec == net::error::eof || ec == http::error::partial_message ||
+          ec == net::error::connection_reset) {
         co_return close_silently();
       }
       co_return fail(api::ErrorKind::invalid_request, "invalid chunked body framing");
@@ -406,7 +424,8 @@ class Exchange {
   // --- step 4: JSON and required fields ------------------------------------------------
   bool parse_body() {
     const std::string& body = parser_.get().body();
-    auto parsed = worker_.request_parser().parse(endpoint_, simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+    auto parsed = worker_.request_parser().parse(
+        endpoint_, simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
     if (!parsed) {
       error_ = parsed.error();
       return false;
@@ -420,10 +439,12 @@ class Exchange {
     auto lookup = runtime_.resolve(*workflow_, request_.model.view());
     route_ = lookup.route;
     if (lookup.status == routing::RouteLookupStatus::not_found) {
-      return fail(api::ErrorKind::model_not_found, "unknown model or route; GET /v1/models lists yours", "model");
+      return fail(api::ErrorKind::model_not_found,
+                  "unknown model or route; GET /v1/models lists yours", "model");
     }
     if (lookup.status == routing::RouteLookupStatus::not_allowed) {
-      return fail(api::ErrorKind::route_not_allowed, "this workflow may not use that route", "model");
+      return fail(api::ErrorKind::route_not_allowed, "this workflow may not use that route",
+                  "model");
     }
     client_.extra_headers().set("x-spendwall-route", route_->name);
     return true;
@@ -460,29 +481,35 @@ class Exchange {
     const policies::InputSize input{request_.input.text_bytes, request_.input.message_count,
                                     request_.input.media_parts};
     auto worst_case = [&](const routing::RouteRuntime& route) {
-      return policies::worst_case_cost(input, request_.max_output_tokens.value_or(route.default_max_output_tokens),
-                                       route.default_image_tokens, route.reservation_prices);
+      return policies::worst_case_cost(
+          input, request_.max_output_tokens.value_or(route.default_max_output_tokens),
+          route.default_image_tokens, route.reservation_prices);
     };
     policies::AdmissionRequest ask{worst_case(*route_), std::nullopt, session_};
     if (workflow_->downgrade_route) ask.downgrade_amount = worst_case(*workflow_->downgrade_route);
     policies::Admission admission = book.admit(*budget, ask);
     reservation_ = admission.reservation;
     switch (admission.action) {
-      case policies::BudgetAction::admit: break;
+      case policies::BudgetAction::admit:
+        break;
       case policies::BudgetAction::downgrade:
         budget_action_ = metering::BudgetAction::downgraded;
         route_ = workflow_->downgrade_route;
         client_.extra_headers().set("x-spendwall-route", route_->name);
         break;
-      case policies::BudgetAction::alert: budget_action_ = metering::BudgetAction::alerted; break;
+      case policies::BudgetAction::alert:
+        budget_action_ = metering::BudgetAction::alerted;
+        break;
       case policies::BudgetAction::block:
         budget_action_ = metering::BudgetAction::blocked;
         // The SDKs' retry logic must not hammer an exhausted budget.
         client_.extra_headers().set("x-should-retry", "false");
-        client_.extra_headers().set(http::field::retry_after, std::to_string(admission.retry_after_seconds));
+        client_.extra_headers().set(http::field::retry_after,
+                                    std::to_string(admission.retry_after_seconds));
         set_budget_remaining_header();
         return fail(api::ErrorKind::budget_exceeded,
-                    "this workflow's budget is exhausted for the current window; its owner decides what next "
+                    "this workflow's budget is exhausted for the current window; its owner decides "
+                    "what next "
                     "(GET /v1/budget shows the limits and the decision rules)");
       case policies::BudgetAction::session_block:
         budget_action_ = metering::BudgetAction::session_blocked;
@@ -490,7 +517,8 @@ class Exchange {
         set_budget_remaining_header();
         return fail(api::ErrorKind::session_cap_exceeded,
                     admission.cause == policies::RefusalCause::session_table_full
-                        ? "too many open sessions; retry later without x-spendwall-session or with a known one"
+                        ? "too many open sessions; retry later without x-spendwall-session or with "
+                          "a known one"
                         : "this x-spendwall-session has spent its session_cap");
     }
     set_budget_remaining_header();
@@ -500,7 +528,8 @@ class Exchange {
   void set_budget_remaining_header() {
     if (!workflow_ || !workflow_->budget) return;
     if (auto remaining = worker_.control().budgets->remaining(*workflow_->budget)) {
-      client_.extra_headers().set("x-spendwall-budget-remaining-usd", config::format_usd(*remaining));
+      client_.extra_headers().set("x-spendwall-budget-remaining-usd",
+                                  config::format_usd(*remaining));
     }
   }
 
@@ -519,9 +548,12 @@ class Exchange {
     auto now = Clock::now();
     auto eligible = [this](const routing::TargetRuntime& target) {
       switch (delivery(runtime_.provider(target.provider).spec->kind, endpoint_)) {
-        case Delivery::native: return true;
-        case Delivery::translated: return translatable();
-        case Delivery::impossible: return false;
+        case Delivery::native:
+          return true;
+        case Delivery::translated:
+          return translatable();
+        case Delivery::impossible:
+          return false;
       }
       return false;
     };
@@ -538,7 +570,8 @@ class Exchange {
       std::uint64_t pick =
           std::uniform_int_distribution<std::uint64_t>(0, remaining_weight - 1)(worker_.random());
       for (const auto& target : route_->targets) {
-        if (!eligible(target) || !healthy(target) || contains(plan, first_of_targets, &target)) continue;
+        if (!eligible(target) || !healthy(target) || contains(plan, first_of_targets, &target))
+          continue;
         if (pick < target.weight) {
           plan.push_back(&target);
           remaining_weight -= target.weight;
@@ -576,15 +609,17 @@ class Exchange {
     if (!translation_checked_) {
       translation_checked_ = true;
       const std::string& body = parser_.get().body();
-      untranslatable_ = api::untranslatable_feature(worker_.translation(), endpoint_,
-                                                    simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+      untranslatable_ = api::untranslatable_feature(
+          worker_.translation(), endpoint_,
+          simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
     }
     return !untranslatable_;
   }
 
   static bool contains(const std::vector<const routing::TargetRuntime*>& plan, std::size_t from,
                        const routing::TargetRuntime* target) {
-    return std::find(plan.begin() + static_cast<std::ptrdiff_t>(from), plan.end(), target) != plan.end();
+    return std::find(plan.begin() + static_cast<std::ptrdiff_t>(from), plan.end(), target) !=
+           plan.end();
   }
 
   // --- step 9: upstream, with retries and fallbacks -----------------------------------
@@ -599,13 +634,14 @@ class Exchange {
       if (previous) {
         ++fallbacks_;
         client_.extra_headers().set("x-spendwall-fallbacks", std::to_string(fallbacks_));
-        worker_.metrics().fallback({.workflow = workflow_->label,
-                                    .route = route_->label,
-                                    .from_provider = previous->provider_label,
-                                    .from_model = previous->model_label,
-                                    .to_provider = target->provider_label,
-                                    .to_model = target->model_label,
-                                    .reason = attempts_.back().failure.value_or(config::FailureClass::server_error)});
+        worker_.metrics().fallback(
+            {.workflow = workflow_->label,
+             .route = route_->label,
+             .from_provider = previous->provider_label,
+             .from_model = previous->model_label,
+             .to_provider = target->provider_label,
+             .to_model = target->model_label,
+             .reason = attempts_.back().failure.value_or(config::FailureClass::server_error)});
       }
       previous = target;
       for (unsigned tries = 0; tries <= policy.retries; ++tries) {
@@ -615,10 +651,12 @@ class Exchange {
         }
         AttemptOutcome attempt = co_await try_target(*target);
         count_attempt(attempt);
-        if (!attempt.failure || *attempt.failure == config::FailureClass::client_error || attempt.delivered) {
+        if (!attempt.failure || *attempt.failure == config::FailureClass::client_error ||
+            attempt.delivered) {
           co_return;
         }
-        runtime_.health().record_failure(target->health_slot, Clock::now(), policy.cooldown, policy.cooldown_after);
+        runtime_.health().record_failure(target->health_slot, Clock::now(), policy.cooldown,
+                                         policy.cooldown_after);
         if (!moves_on(policy, *attempt.failure)) {
           co_await answer_all_failed();
           co_return;
@@ -639,14 +677,15 @@ class Exchange {
   }
 
   static bool moves_on(const config::RouteSpec& policy, config::FailureClass cls) {
-    return std::find(policy.fallback_on.begin(), policy.fallback_on.end(), cls) != policy.fallback_on.end();
+    return std::find(policy.fallback_on.begin(), policy.fallback_on.end(), cls) !=
+           policy.fallback_on.end();
   }
 
   /// How long to pause before a same-target retry: the provider's Retry-After when it
   /// is within `max_retry_wait` (nullopt when it is longer), else a jittered
   /// exponential backoff.
-  std::optional<Clock::duration> retry_wait(const config::RouteSpec& policy, const AttemptOutcome& attempt,
-                                            unsigned tries) {
+  std::optional<Clock::duration> retry_wait(const config::RouteSpec& policy,
+                                            const AttemptOutcome& attempt, unsigned tries) {
     if (attempt.retry_after) {
       if (*attempt.retry_after > policy.max_retry_wait) return std::nullopt;
       return *attempt.retry_after;
@@ -661,12 +700,15 @@ class Exchange {
     const routing::ProviderRuntime& provider = runtime_.provider(target.provider);
     const Delivery how = delivery(provider.spec->kind, endpoint_);
     const Endpoint wire = upstream_wire(endpoint_, how);
-    bool openai_stream = request_.stream && (wire == Endpoint::chat_completions || wire == Endpoint::completions);
-    bool inject_usage = how == Delivery::native && openai_stream && !request_.include_usage_requested;
+    bool openai_stream =
+        request_.stream && (wire == Endpoint::chat_completions || wire == Endpoint::completions);
+    bool inject_usage =
+        how == Delivery::native && openai_stream && !request_.include_usage_requested;
     if (how == Delivery::translated) {
       translate_request(target);
     } else {
-      api::rewrite_body(parser_.get().body(), request_, target.model, inject_usage, buffers_.upstream_body);
+      api::rewrite_body(parser_.get().body(), request_, target.model, inject_usage,
+                        buffers_.upstream_body);
     }
 
     upstream::UpstreamRequest call;
@@ -676,7 +718,8 @@ class Exchange {
     call.body = buffers_.upstream_body;
     call.query = query_;
     call.client_headers = &parser_.get().base();
-    call.shape = {request_.stream, openai_stream, request_.input.text_bytes, request_.max_output_tokens};
+    call.shape = {request_.stream, openai_stream, request_.input.text_bytes,
+                  request_.max_output_tokens};
     call.deadline = deadline_;
 
     target_ = &target;
@@ -690,7 +733,8 @@ class Exchange {
                         request_.include_usage_requested);
       translator = &translator_;
     }
-    RelaySink sink(client_, buffers_, tracker_, provider.spec->max_response_bytes, inject_usage, translator);
+    RelaySink sink(client_, buffers_, tracker_, provider.spec->max_response_bytes, inject_usage,
+                   translator);
     upstream::UpstreamTransport& transport =
         provider.spec->kind == config::ProviderKind::simulated
             ? static_cast<upstream::UpstreamTransport&>(worker_.simulated())
@@ -715,9 +759,10 @@ class Exchange {
       co_return attempt;
     }
     if (result.failure != upstream::TransportFailure::none) {
-      attempt.failure = sink.too_large() || sink.bad_stream() ? config::FailureClass::server_error
-                                                              : routing::classify_transport(result.failure);
-      attempt.detail = sink.too_large() ? "response exceeds max_response_bytes"
+      attempt.failure = sink.too_large() || sink.bad_stream()
+                            ? config::FailureClass::server_error
+                            : routing::classify_transport(result.failure);
+      attempt.detail = sink.too_large()    ? "response exceeds max_response_bytes"
                        : sink.bad_stream() ? "event stream framing is broken"
                                            : result.detail;
       if (client_.started()) {
@@ -780,9 +825,11 @@ class Exchange {
     simdjson::padded_string_view padded(body.data(), body.size(), body.capacity());
     if (endpoint_ == Endpoint::chat_completions) {
       api::openai_chat_to_anthropic_request(worker_.translation(), padded, target.model,
-                                            route_->default_max_output_tokens, buffers_.upstream_body);
+                                            route_->default_max_output_tokens,
+                                            buffers_.upstream_body);
     } else {
-      api::anthropic_to_openai_chat_request(worker_.translation(), padded, target.model, buffers_.upstream_body);
+      api::anthropic_to_openai_chat_request(worker_.translation(), padded, target.model,
+                                            buffers_.upstream_body);
     }
   }
 
@@ -798,10 +845,11 @@ class Exchange {
       api::translate_error_body(workspace, metering::api_format(wire), status_, body, out);
       return out;
     }
-    auto translated = endpoint_ == Endpoint::chat_completions
-                          ? api::anthropic_to_openai_chat_response(workspace, padded, request_.model.view(),
-                                                                   unix_seconds_now(), out)
-                          : api::openai_chat_to_anthropic_response(workspace, padded, request_.model.view(), out);
+    auto translated =
+        endpoint_ == Endpoint::chat_completions
+            ? api::anthropic_to_openai_chat_response(workspace, padded, request_.model.view(),
+                                                     unix_seconds_now(), out)
+            : api::openai_chat_to_anthropic_response(workspace, padded, request_.model.view(), out);
     if (!translated) {
       // The provider's answer is not what its API promises: say so in the client's format.
       api::write_error_body(format_, translated.error().kind, translated.error().message, {}, out);
@@ -819,7 +867,8 @@ class Exchange {
       usage_ = {*reported, metering::UsageSource::reported};
     } else {
       auto content_bytes = extractor.content_bytes_of_body(wire, padded);
-      usage_ = {metering::estimate_usage(request_.input.text_bytes, content_bytes), metering::UsageSource::estimated};
+      usage_ = {metering::estimate_usage(request_.input.text_bytes, content_bytes),
+                metering::UsageSource::estimated};
     }
     cost_ = metering::cost_nano_usd(usage_.tokens, target_->price);
     client_.extra_headers().set("x-spendwall-cost-usd", config::format_usd(cost_));
@@ -848,11 +897,15 @@ class Exchange {
     }
     if (attempts_.empty()) message += " the request deadline passed before any attempt;";
     message.pop_back();
-    unsigned status = last_error_status_ ? last_error_status_ : last_class == config::FailureClass::timeout ? 504u : 502u;
-    api::write_upstream_error_body(format_, upstream_error_kind(last_class), status, message, buffers_.scratch);
+    unsigned status = last_error_status_                            ? last_error_status_
+                      : last_class == config::FailureClass::timeout ? 504u
+                                                                    : 502u;
+    api::write_upstream_error_body(format_, upstream_error_kind(last_class), status, message,
+                                   buffers_.scratch);
     status_ = status;
     commit_record();
-    error_code ec = co_await client_.send(static_cast<http::status>(status), "application/json", buffers_.scratch);
+    error_code ec = co_await client_.send(static_cast<http::status>(status), "application/json",
+                                          buffers_.scratch);
     if (ec) client_.close_after_response();
   }
 
@@ -861,8 +914,9 @@ class Exchange {
   /// thread, so this worker keeps serving meanwhile.
   awaitable<void> record_feedback() {
     const std::string& body = parser_.get().body();
-    auto parsed = api::parse_feedback(worker_.json_parser(),
-                                      simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+    auto parsed = api::parse_feedback(
+        worker_.json_parser(),
+        simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
     if (!parsed) {
       error_ = parsed.error();
       co_await reject();
@@ -870,14 +924,17 @@ class Exchange {
     }
     const auto& allowed = runtime_.snapshot().alerts.outcomes;
     if (std::find(allowed.begin(), allowed.end(), parsed->outcome) == allowed.end()) {
-      fail(api::ErrorKind::unknown_outcome, "outcome is not one of the names in alerts.outcomes", "outcome");
+      fail(api::ErrorKind::unknown_outcome, "outcome is not one of the names in alerts.outcomes",
+           "outcome");
       co_await reject();
       co_return;
     }
-    metering::Outcome outcome{parsed->outcome, parsed->score, parsed->note, std::chrono::system_clock::now()};
+    metering::Outcome outcome{parsed->outcome, parsed->score, parsed->note,
+                              std::chrono::system_clock::now()};
     metering::ledger::Ledger* ledger = worker_.control().ledger;
     metering::OutcomeMetrics* counters = worker_.control().outcomes;
-    auto store = [ledger, counters, id = parsed->request_id, workflow = workflow_->spec->name, outcome,
+    auto store = [ledger, counters, id = parsed->request_id, workflow = workflow_->spec->name,
+                  outcome,
                   replace = parsed->replace]() -> awaitable<metering::ledger::OutcomeResult> {
       auto stored = ledger->set_outcome(id, workflow, outcome, replace);
       if (stored == metering::ledger::OutcomeResult::ok) {
@@ -886,19 +943,22 @@ class Exchange {
       }
       co_return stored;
     };
-    auto [failure, result] = co_await net::co_spawn(worker_.control().executor, std::move(store), use_tuple);
+    auto [failure, result] =
+        co_await net::co_spawn(worker_.control().executor, std::move(store), use_tuple);
     if (failure) result = metering::ledger::OutcomeResult::failed;
     switch (result) {
-      case metering::ledger::OutcomeResult::ok: break;
+      case metering::ledger::OutcomeResult::ok:
+        break;
       case metering::ledger::OutcomeResult::not_found:
         fail(api::ErrorKind::request_not_found, "no request with that id", "request_id");
         break;
       case metering::ledger::OutcomeResult::not_yours:
-        fail(api::ErrorKind::not_your_request, "that request belongs to another workflow", "request_id");
+        fail(api::ErrorKind::not_your_request, "that request belongs to another workflow",
+             "request_id");
         break;
       case metering::ledger::OutcomeResult::exists:
-        fail(api::ErrorKind::outcome_exists, "an outcome is already recorded; send \"replace\": true to change it",
-             "outcome");
+        fail(api::ErrorKind::outcome_exists,
+             "an outcome is already recorded; send \"replace\": true to change it", "outcome");
         break;
       case metering::ledger::OutcomeResult::failed:
         fail(api::ErrorKind::internal, "the ledger could not store the outcome; try again", "");
@@ -912,9 +972,12 @@ class Exchange {
     out.clear();
     metering::JsonWriter json(out);
     json.begin_object()
-        .key("request_id").string(parsed->request_id)
-        .key("outcome").string(parsed->outcome)
-        .key("recorded").boolean(true)
+        .key("request_id")
+        .string(parsed->request_id)
+        .key("outcome")
+        .string(parsed->outcome)
+        .key("recorded")
+        .boolean(true)
         .end_object();
     status_ = 200;
     error_code ec = co_await client_.send(http::status::ok, "application/json", out);
@@ -929,14 +992,16 @@ class Exchange {
     std::string session;
     if (auto header = request.find("x-spendwall-session"); header != request.end()) {
       if (!api::is_valid_session_id(header->value())) {
-        fail(api::ErrorKind::invalid_request, "x-spendwall-session must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+        fail(api::ErrorKind::invalid_request,
+             "x-spendwall-session must be 1-128 characters of A-Z a-z 0-9 . _ : -");
         co_await reject();
         co_return;
       }
       session = header->value();
     }
     policies::BudgetBook* book = worker_.control().budgets;
-    auto render = [book, workflow = workflow_->spec->name, session = std::move(session)]() -> awaitable<std::string> {
+    auto render = [book, workflow = workflow_->spec->name,
+                   session = std::move(session)]() -> awaitable<std::string> {
       std::string body;
       auto view = book->view(workflow);
       if (!view) co_return body;
@@ -946,7 +1011,8 @@ class Exchange {
       policies::write_workflow_budget_json(*view, session_view, json);
       co_return body;
     };
-    auto [failure, body] = co_await net::co_spawn(worker_.control().executor, std::move(render), use_tuple);
+    auto [failure, body] =
+        co_await net::co_spawn(worker_.control().executor, std::move(render), use_tuple);
     if (failure || body.empty()) {
       fail(api::ErrorKind::internal, "budget state is not available; try again");
       co_await reject();
@@ -965,10 +1031,14 @@ class Exchange {
     for (const auto& route : runtime_.routes()) {
       if (!workflow_->allowed_routes[route.id]) continue;
       json.begin_object()
-          .key("id").string(route.name)
-          .key("object").string("model")
-          .key("created").integer(0)
-          .key("owned_by").string("spendwall")
+          .key("id")
+          .string(route.name)
+          .key("object")
+          .string("model")
+          .key("created")
+          .integer(0)
+          .key("owned_by")
+          .string("spendwall")
           .end_object();
     }
     json.end_array().end_object();
@@ -983,17 +1053,21 @@ class Exchange {
   void commit_record() {
     if (record_committed_ || !workflow_ || !metering::is_metered(endpoint_)) return;
     record_committed_ = true;
-    if (target_ && usage_.tokens.total() > 0) cost_ = metering::cost_nano_usd(usage_.tokens, target_->price);
+    if (target_ && usage_.tokens.total() > 0)
+      cost_ = metering::cost_nano_usd(usage_.tokens, target_->price);
     settle_budget();
 
     metering::RequestRecord& record = buffers_.record;
     auto now = Clock::now();
     record.id = request_id_;
     record.started_at = started_wall_;
-    record.finished_at = started_wall_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(now - started_at_);
+    record.finished_at =
+        started_wall_ +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(now - started_at_);
     record.workflow = workflow_->spec->name;
     record.route = route_ ? std::string_view(route_->name) : std::string_view();
-    record.provider = target_ ? std::string_view(runtime_.provider(target_->provider).spec->name) : std::string_view();
+    record.provider = target_ ? std::string_view(runtime_.provider(target_->provider).spec->name)
+                              : std::string_view();
     record.model = target_ ? std::string_view(target_->model) : std::string_view();
     record.endpoint = endpoint_;
     record.stream = request_.stream;
@@ -1008,10 +1082,12 @@ class Exchange {
       metering::AttemptRecord& entry = record.attempts.emplace_back();
       entry.provider = runtime_.provider(attempt.target->provider).spec->name;
       entry.model = attempt.target->model;
-      entry.result = attempt.failure ? routing::failure_label(*attempt.failure) : std::string_view("ok");
+      entry.result =
+          attempt.failure ? routing::failure_label(*attempt.failure) : std::string_view("ok");
       entry.status = attempt.status;
       entry.duration_ms = milliseconds(attempt.duration);
-      if (attempt.first_byte_at && !record.ttft_ms) record.ttft_ms = milliseconds(*attempt.first_byte_at - started_at_);
+      if (attempt.first_byte_at && !record.ttft_ms)
+        record.ttft_ms = milliseconds(*attempt.first_byte_at - started_at_);
     }
     record.fallbacks = fallbacks_;
     record.budget_action = budget_action_;
@@ -1025,8 +1101,9 @@ class Exchange {
     record.outcome.reset();
     count_request(now);
     if (!worker_.ledger_writer().append(record)) {
-      log::error("ledger write failed; the record is counted in spendwall_ledger_write_errors_total",
-                 {{"request_id", request_id_}, {"error", worker_.ledger_writer().last_error()}});
+      log::error(
+          "ledger write failed; the record is counted in spendwall_ledger_write_errors_total",
+          {{"request_id", request_id_}, {"error", worker_.ledger_writer().last_error()}});
     }
   }
 
@@ -1051,11 +1128,14 @@ class Exchange {
   void count_attempt(const AttemptOutcome& attempt) {
     const routing::TargetRuntime& target = *attempt.target;
     std::optional<std::chrono::nanoseconds> ttft;
-    if (attempt.first_byte_at) ttft = std::chrono::duration_cast<std::chrono::nanoseconds>(*attempt.first_byte_at - attempt.started_at);
+    if (attempt.first_byte_at)
+      ttft = std::chrono::duration_cast<std::chrono::nanoseconds>(*attempt.first_byte_at -
+                                                                  attempt.started_at);
     worker_.metrics().attempt_finished({
         .provider = target.provider_label,
         .model = target.model_label,
-        .result = attempt.failure ? metering::attempt_result(*attempt.failure) : metering::AttemptResult::ok,
+        .result = attempt.failure ? metering::attempt_result(*attempt.failure)
+                                  : metering::AttemptResult::ok,
         .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(attempt.duration),
         .time_to_first_token = ttft,
     });
@@ -1086,7 +1166,8 @@ class Exchange {
     // A body we did not read would be taken for the next request: close instead.
     if (!parser_.is_done()) client_.close_after_response();
     api::write_error_body(format_, error_->kind, error_->message, error_->param, buffers_.scratch);
-    auto status = status_override_.value_or(static_cast<http::status>(api::error_spec(error_->kind).status));
+    auto status =
+        status_override_.value_or(static_cast<http::status>(api::error_spec(error_->kind).status));
     status_ = static_cast<unsigned>(status);
     if (error_->kind == api::ErrorKind::method_not_allowed) {
       client_.extra_headers().set(http::field::allow, expects_post(endpoint_) ? "POST" : "GET");
@@ -1140,7 +1221,8 @@ class Exchange {
 }  // namespace
 
 awaitable<bool> handle_request(Worker& worker, Generation& generation, beast::tcp_stream& stream,
-                               beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser,
+                               beast::flat_buffer& buffer,
+                               http::request_parser<http::string_body>& parser,
                                ExchangeBuffers& buffers) {
   Exchange exchange(worker, generation, stream, buffer, parser, buffers);
   bool keep_alive = co_await exchange.run();

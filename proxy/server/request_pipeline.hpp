@@ -13,7 +13,8 @@ struct ExchangeBuffers;
 /// → route → tags → upstream → metering). Reads the body itself, once the cheaper
 /// checks passed. Returns whether the connection may serve another request.
 awaitable<bool> handle_request(Worker& worker, Generation& generation, beast::tcp_stream& stream,
-                               beast::flat_buffer& buffer, http::request_parser<http::string_body>& parser,
+                               beast::flat_buffer& buffer,
+                               http::request_parser<http::string_body>& parser,
                                ExchangeBuffers& buffers);
 
 }  // namespace spendwall::proxy::server

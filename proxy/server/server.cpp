@@ -35,7 +35,8 @@ std::optional<tcp::endpoint> parse_listen(const std::string& address) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos) return std::nullopt;
   std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   error_code ec;
   auto ip = net::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
   if (ec) return std::nullopt;
@@ -52,8 +53,8 @@ std::string to_text(const tcp::endpoint& endpoint) {
 
 /// Opens a listening socket. Data-plane sockets share one port with SO_REUSEPORT so
 /// the kernel spreads connections over the workers without a shared accept lock.
-std::optional<tcp::acceptor> open_acceptor(net::io_context& context, const tcp::endpoint& endpoint, bool reuse_port,
-                                           std::string_view role) {
+std::optional<tcp::acceptor> open_acceptor(net::io_context& context, const tcp::endpoint& endpoint,
+                                           bool reuse_port, std::string_view role) {
   tcp::acceptor acceptor(context);
   error_code ec;
   acceptor.open(endpoint.protocol(), ec);
@@ -67,7 +68,8 @@ std::optional<tcp::acceptor> open_acceptor(net::io_context& context, const tcp::
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    log::error("cannot listen", {{"role", role}, {"address", to_text(endpoint)}, {"error", ec.message()}});
+    log::error("cannot listen",
+               {{"role", role}, {"address", to_text(endpoint)}, {"error", ec.message()}});
     return std::nullopt;
   }
   return acceptor;
@@ -84,7 +86,8 @@ std::string query_param(std::string_view query, std::string_view name) {
     std::string_view raw = pair.substr(name.size() + 1);
     std::string value;
     for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+      if (raw[i] == '%' && i + 2 < raw.size() &&
+          std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
           std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
         value += static_cast<char>(std::stoi(std::string(raw.substr(i + 1, 2)), nullptr, 16));
         i += 2;
@@ -99,8 +102,11 @@ std::string query_param(std::string_view query, std::string_view name) {
 
 }  // namespace
 
-Server::Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSource source, bool watch_files)
-    : initial_snapshot_(std::move(snapshot)), source_(std::move(source)), watch_files_(watch_files) {}
+Server::Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSource source,
+               bool watch_files)
+    : initial_snapshot_(std::move(snapshot)),
+      source_(std::move(source)),
+      watch_files_(watch_files) {}
 
 Server::~Server() {
   for (auto& worker : workers_) worker->stop();
@@ -108,12 +114,14 @@ Server::~Server() {
   workers_.clear();
 }
 
-bool Server::bind_listeners(std::vector<tcp::acceptor>& data_acceptors, std::optional<tcp::acceptor>& admin_acceptor) {
+bool Server::bind_listeners(std::vector<tcp::acceptor>& data_acceptors,
+                            std::optional<tcp::acceptor>& admin_acceptor) {
   const config::ServerSpec& spec = runtime_->snapshot().server;
   auto data_endpoint = parse_listen(spec.listen);
   auto admin_endpoint = parse_listen(spec.admin_listen);
   if (!data_endpoint || !admin_endpoint) {
-    log::error("cannot parse listen addresses", {{"listen", spec.listen}, {"admin_listen", spec.admin_listen}});
+    log::error("cannot parse listen addresses",
+               {{"listen", spec.listen}, {"admin_listen", spec.admin_listen}});
     return false;
   }
   for (auto& worker : workers_) {
@@ -141,9 +149,10 @@ int Server::run() {
   metrics_.record_initial_config_load(std::chrono::system_clock::now());
 
   std::string ledger_error;
-  ledger_ = metering::ledger::open_ledger(
-      runtime_->snapshot().ledger, ledger_error,
-      {.on_error = [](std::string_view message) { log::error("ledger error", {{"error", message}}); }});
+  ledger_ = metering::ledger::open_ledger(runtime_->snapshot().ledger, ledger_error,
+                                          {.on_error = [](std::string_view message) {
+                                            log::error("ledger error", {{"error", message}});
+                                          }});
   if (!ledger_) {
     log::error("cannot open the ledger; not starting", {{"error", ledger_error}});
     return 1;
@@ -163,7 +172,8 @@ int Server::run() {
   budget_metrics_ = std::make_shared<policies::BudgetMetrics>(*budgets_);
   metrics_.add_collectable(budget_metrics_);
   metrics_.add_collectable(alert_metrics_);
-  ControlPlane control{control_.get_executor(), ledger_.get(), budgets_.get(), outcome_metrics_.get()};
+  ControlPlane control{control_.get_executor(), ledger_.get(), budgets_.get(),
+                       outcome_metrics_.get()};
   for (unsigned i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, runtime_, control, metrics_.add_worker()));
   }
@@ -178,7 +188,8 @@ int Server::run() {
   admin_->start();
   std::string data_address = to_text(data_acceptors.front().local_endpoint());
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    workers_[i]->start(std::move(data_acceptors[i]), ledger_->writer_for_worker(static_cast<unsigned>(i)));
+    workers_[i]->start(std::move(data_acceptors[i]),
+                       ledger_->writer_for_worker(static_cast<unsigned>(i)));
   }
 
   signals_.add(SIGTERM);
@@ -255,7 +266,8 @@ void Server::restore_exceptions() {
   detector_ = std::make_unique<policies::ExceptionDetector>(*initial_snapshot_, clock_);
   // A threshold that fired before a restart must not fire again.
   for (const std::string& key : ledger_->exception_keys()) detector_->mark_fired(key);
-  outbox_ = std::make_unique<alerts::AlertOutbox>(control_.get_executor(), *ledger_, *alert_metrics_);
+  outbox_ =
+      std::make_unique<alerts::AlertOutbox>(control_.get_executor(), *ledger_, *alert_metrics_);
   outbox_->apply(initial_snapshot_->alerts);
   // Replay what the current monthly windows (provider breakdowns) and the spike baseline
   // need; later ticks read on from where this stops.
@@ -263,7 +275,8 @@ void Server::restore_exceptions() {
   const config::SpikeSpec& spike = initial_snapshot_->alerts.spike;
   policies::TimePoint since = now - spike.baseline - spike.window;
   for (const config::WorkflowPolicy& workflow : initial_snapshot_->workflows) {
-    const policies::WindowBounds month = policies::workflow_window(workflow, policies::WindowKind::monthly, now);
+    const policies::WindowBounds month =
+        policies::workflow_window(workflow, policies::WindowKind::monthly, now);
     since = std::min<policies::TimePoint>(since, month.start);
   }
   feed_spend(since, std::numeric_limits<std::size_t>::max());
@@ -304,7 +317,8 @@ void Server::tick_exceptions() {
   // The ledger does not split fallbacks by failure class, so a surge names no reasons.
   const auto now = clock_.now();
   for (const auto& [route, counts] : route_traffic_) {
-    detector_->record_route_traffic({route.first, route.second, counts.first, counts.second, {}}, now);
+    detector_->record_route_traffic({route.first, route.second, counts.first, counts.second, {}},
+                                    now);
   }
   for (const policies::BudgetException& event : detector_->evaluate(budgets_->views())) {
     metering::ledger::StoredException stored{event.id,
@@ -315,7 +329,8 @@ void Server::tick_exceptions() {
                                              event.dedupe_key,
                                              policies::exception_json(event)};
     // A planned event (notify == false) is recorded and listed, never sent.
-    unstored_.emplace_back(std::move(stored), event.notify ? outbox_->sink_names() : std::vector<std::string>{});
+    unstored_.emplace_back(std::move(stored),
+                           event.notify ? outbox_->sink_names() : std::vector<std::string>{});
   }
   std::size_t done = 0;
   for (; done < unstored_.size(); ++done) {
@@ -369,11 +384,14 @@ Server::ReloadOutcome Server::reload() {
   ReloadOutcome outcome;
   if (!loaded.ok()) {
     for (const auto& diagnostic : loaded.diagnostics) {
-      if (diagnostic.severity == config::Severity::error) outcome.diagnostics.push_back(diagnostic.format());
+      if (diagnostic.severity == config::Severity::error)
+        outcome.diagnostics.push_back(diagnostic.format());
     }
     outcome.result = ReloadOutcome::Result::rejected;
-    for (const auto& line : outcome.diagnostics) log::error("config reload rejected", {{"diagnostic", line}});
-    metrics_.record_config_reload(metering::ReloadResult::rejected, std::chrono::system_clock::now());
+    for (const auto& line : outcome.diagnostics)
+      log::error("config reload rejected", {{"diagnostic", line}});
+    metrics_.record_config_reload(metering::ReloadResult::rejected,
+                                  std::chrono::system_clock::now());
     return outcome;
   }
   if (loaded.snapshot->content_digest == runtime_->snapshot().content_digest) {
@@ -382,18 +400,20 @@ Server::ReloadOutcome Server::reload() {
   }
   const auto& old_server = runtime_->snapshot().server;
   const auto& new_server = loaded.snapshot->server;
-  if (old_server.listen != new_server.listen || old_server.admin_listen != new_server.admin_listen ||
+  if (old_server.listen != new_server.listen ||
+      old_server.admin_listen != new_server.admin_listen ||
       old_server.workers != new_server.workers) {
     log::warn("listen addresses and worker count apply at the next restart only",
               {{"listen", new_server.listen}, {"admin_listen", new_server.admin_listen}});
   }
-  auto built = routing::RuntimeConfig::build(loaded.snapshot, static_cast<unsigned>(workers_.size()),
-                                             &metrics_.labels());
+  auto built = routing::RuntimeConfig::build(
+      loaded.snapshot, static_cast<unsigned>(workers_.size()), &metrics_.labels());
   if (!built.config) {
     outcome.result = ReloadOutcome::Result::rejected;
     outcome.diagnostics.push_back(built.error);
     log::error("config reload rejected", {{"diagnostic", built.error}});
-    metrics_.record_config_reload(metering::ReloadResult::rejected, std::chrono::system_clock::now());
+    metrics_.record_config_reload(metering::ReloadResult::rejected,
+                                  std::chrono::system_clock::now());
     return outcome;
   }
   budgets_->apply(*loaded.snapshot);
@@ -443,8 +463,12 @@ std::optional<admin::AdminResponse> Server::handle_admin(const admin::AdminReque
     }
     ReloadOutcome outcome = reload();
     switch (outcome.result) {
-      case ReloadOutcome::Result::ok: response.body = R"({"result":"ok"})"; break;
-      case ReloadOutcome::Result::unchanged: response.body = R"({"result":"unchanged"})"; break;
+      case ReloadOutcome::Result::ok:
+        response.body = R"({"result":"ok"})";
+        break;
+      case ReloadOutcome::Result::unchanged:
+        response.body = R"({"result":"unchanged"})";
+        break;
       case ReloadOutcome::Result::rejected: {
         response.status = http::status::unprocessable_entity;
         response.body = R"({"result":"rejected","diagnostics":[)";

@@ -32,7 +32,8 @@ class Server {
  public:
   /// `watch_files`: reload when the config file or an included price file changes on
   /// disk (off for the embedded quickstart, which has no file).
-  Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSource source, bool watch_files);
+  Server(std::shared_ptr<const config::ConfigSnapshot> snapshot, ConfigSource source,
+         bool watch_files);
   ~Server();
 
   /// Binds, serves until SIGTERM/SIGINT, drains, and returns the exit code. Binding
@@ -45,7 +46,8 @@ class Server {
     std::vector<std::string> diagnostics;
   };
 
-  bool bind_listeners(std::vector<tcp::acceptor>& data_acceptors, std::optional<tcp::acceptor>& admin_acceptor);
+  bool bind_listeners(std::vector<tcp::acceptor>& data_acceptors,
+                      std::optional<tcp::acceptor>& admin_acceptor);
   void begin_shutdown();
   /// Rebuilds each budget window's spend from the ledger (reservations die with the
   /// process that made them).
@@ -77,7 +79,8 @@ class Server {
   ConfigSource source_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<metering::ledger::Ledger> ledger_;
-  std::shared_ptr<metering::OutcomeMetrics> outcome_metrics_ = std::make_shared<metering::OutcomeMetrics>();
+  std::shared_ptr<metering::OutcomeMetrics> outcome_metrics_ =
+      std::make_shared<metering::OutcomeMetrics>();
   policies::SystemClock clock_;
   std::unique_ptr<policies::BudgetBook> budgets_;
   std::shared_ptr<policies::BudgetMetrics> budget_metrics_;
@@ -85,7 +88,8 @@ class Server {
   std::int64_t spend_sequence_ = 0;  ///< the last ledger spend row fed to the detector
   /// Requests and requests that fell back, per (workflow, route), over every ledger row
   /// read: the cumulative counts fallback_surge samples each tick.
-  std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>> route_traffic_;
+  std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>>
+      route_traffic_;
   /// Raised but not yet stored (the ledger was failing): retried each tick.
   std::vector<std::pair<metering::ledger::StoredException, std::vector<std::string>>> unstored_;
   std::shared_ptr<alerts::AlertMetrics> alert_metrics_ = std::make_shared<alerts::AlertMetrics>();

@@ -8,11 +8,12 @@
 
 namespace spendwall::proxy::server {
 
-Generation::Generation(net::any_io_executor executor, std::shared_ptr<const routing::RuntimeConfig> runtime_config)
+Generation::Generation(net::any_io_executor executor,
+                       std::shared_ptr<const routing::RuntimeConfig> runtime_config)
     : runtime(runtime_config), http(std::move(executor), std::move(runtime_config)) {}
 
-Worker::Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime, ControlPlane control,
-               metering::WorkerMetrics& metrics)
+Worker::Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime,
+               ControlPlane control, metering::WorkerMetrics& metrics)
     : index_(index),
       control_(std::move(control)),
       metrics_(metrics),
@@ -24,7 +25,8 @@ Worker::Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> run
 
 Worker::~Worker() = default;
 
-void Worker::start(tcp::acceptor acceptor, std::unique_ptr<metering::ledger::LedgerWriter> ledger_writer) {
+void Worker::start(tcp::acceptor acceptor,
+                   std::unique_ptr<metering::ledger::LedgerWriter> ledger_writer) {
   acceptor_.emplace(std::move(acceptor));
   ledger_writer_ = std::move(ledger_writer);
   net::co_spawn(context_, accept_loop(), net::detached);
@@ -65,22 +67,24 @@ awaitable<void> Worker::accept_loop() {
     if (ec) {
       if (ec == net::error::operation_aborted || draining_) break;
       // Out of descriptors and the like: back off briefly instead of spinning.
-      log::warn("accept failed", {{"error", ec.message()}, {"worker", static_cast<std::int64_t>(index_)}});
+      log::warn("accept failed",
+                {{"error", ec.message()}, {"worker", static_cast<std::int64_t>(index_)}});
       net::steady_timer pause(context_, std::chrono::milliseconds(50));
       co_await pause.async_wait(use_tuple);
       continue;
     }
     active_sessions_.fetch_add(1, std::memory_order_relaxed);
-    net::co_spawn(context_, run_session(*this, std::move(socket)), [this](std::exception_ptr failure) {
-      active_sessions_.fetch_sub(1, std::memory_order_relaxed);
-      if (failure) {
-        try {
-          std::rethrow_exception(failure);
-        } catch (const std::exception& e) {
-          log::error("session failed", {{"error", e.what()}});
-        }
-      }
-    });
+    net::co_spawn(context_, run_session(*this, std::move(socket)),
+                  [this](std::exception_ptr failure) {
+                    active_sessions_.fetch_sub(1, std::memory_order_relaxed);
+                    if (failure) {
+                      try {
+                        std::rethrow_exception(failure);
+                      } catch (const std::exception& e) {
+                        log::error("session failed", {{"error", e.what()}});
+                      }
+                    }
+                  });
   }
 }
 
@@ -89,8 +93,9 @@ std::string Worker::next_request_id() {
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   char text[40];
-  std::snprintf(text, sizeof text, "req_%011llx%08x%05llx", static_cast<unsigned long long>(millis) & 0xfffffffffffull,
-                request_prefix_, static_cast<unsigned long long>(++request_sequence_ & 0xfffff));
+  std::snprintf(text, sizeof text, "req_%011llx%08x%05llx",
+                static_cast<unsigned long long>(millis) & 0xfffffffffffull, request_prefix_,
+                static_cast<unsigned long long>(++request_sequence_ & 0xfffff));
   return text;
 }
 

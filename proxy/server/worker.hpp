@@ -30,7 +30,8 @@ namespace spendwall::proxy::server {
 /// The config a request runs on, with the connection pools built for it. A request
 /// keeps the generation it started with until it finishes.
 struct Generation {
-  Generation(net::any_io_executor executor, std::shared_ptr<const routing::RuntimeConfig> runtime_config);
+  Generation(net::any_io_executor executor,
+             std::shared_ptr<const routing::RuntimeConfig> runtime_config);
   std::shared_ptr<const routing::RuntimeConfig> runtime;
   upstream::HttpTransport http;
 };
@@ -53,8 +54,8 @@ struct SessionSlot {
 
 class Worker {
  public:
-  Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime, ControlPlane control,
-         metering::WorkerMetrics& metrics);
+  Worker(unsigned index, std::shared_ptr<const routing::RuntimeConfig> runtime,
+         ControlPlane control, metering::WorkerMetrics& metrics);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -75,7 +76,9 @@ class Worker {
   /// Ends the event loop; pending coroutines are destroyed.
   void stop();
 
-  std::size_t active_sessions() const noexcept { return active_sessions_.load(std::memory_order_relaxed); }
+  std::size_t active_sessions() const noexcept {
+    return active_sessions_.load(std::memory_order_relaxed);
+  }
 
   // Worker-thread-only state.
   const std::shared_ptr<Generation>& generation() const noexcept { return generation_; }

@@ -110,8 +110,14 @@ TEST_P(LedgerBackendTest, WritersMayOutliveTheLedger) {
   EXPECT_TRUE(writer->append(full_record(0)));
 }
 
-StoredException exception_event(std::string id, std::string key, std::chrono::system_clock::time_point at) {
-  return {std::move(id), at, "support-assistant", "threshold", "daily", std::move(key),
+StoredException exception_event(std::string id, std::string key,
+                                std::chrono::system_clock::time_point at) {
+  return {std::move(id),
+          at,
+          "support-assistant",
+          "threshold",
+          "daily",
+          std::move(key),
           R"({"id":"x","kind":"threshold"})"};
 }
 
@@ -138,10 +144,13 @@ TEST_P(LedgerBackendTest, SpendIsReadBackInIngestionOrderFromACursor) {
 
 TEST_P(LedgerBackendTest, ExceptionsAreStoredOncePerDedupeKey) {
   const auto now = std::chrono::system_clock::now();
-  EXPECT_EQ(ledger_->store_exception(exception_event("exc_1", "k1", now), {"slack", "log"}), StoreResult::stored);
-  EXPECT_EQ(ledger_->store_exception(exception_event("exc_2", "k1", now), {"slack"}), StoreResult::duplicate);
-  EXPECT_EQ(ledger_->store_exception(exception_event("exc_3", "k2", now + std::chrono::seconds(1)), {}),
+  EXPECT_EQ(ledger_->store_exception(exception_event("exc_1", "k1", now), {"slack", "log"}),
             StoreResult::stored);
+  EXPECT_EQ(ledger_->store_exception(exception_event("exc_2", "k1", now), {"slack"}),
+            StoreResult::duplicate);
+  EXPECT_EQ(
+      ledger_->store_exception(exception_event("exc_3", "k2", now + std::chrono::seconds(1)), {}),
+      StoreResult::stored);
   auto keys = ledger_->exception_keys();
   std::sort(keys.begin(), keys.end());
   EXPECT_EQ(keys, (std::vector<std::string>{"k1", "k2"}));
@@ -157,7 +166,8 @@ TEST_P(LedgerBackendTest, ExceptionsAreStoredOncePerDedupeKey) {
 
 TEST_P(LedgerBackendTest, TheOutboxHoldsEachSinkUntilDeliveredOrGivenUp) {
   const auto now = std::chrono::system_clock::now();
-  ASSERT_EQ(ledger_->store_exception(exception_event("exc_1", "k1", now), {"hook", "log"}), StoreResult::stored);
+  ASSERT_EQ(ledger_->store_exception(exception_event("exc_1", "k1", now), {"hook", "log"}),
+            StoreResult::stored);
   auto pending = ledger_->pending_deliveries();
   ASSERT_EQ(pending.size(), 2u);
   EXPECT_EQ(pending[0].delivery.exception_id, "exc_1");
@@ -199,12 +209,14 @@ TEST(LedgerExceptionsTest, ExceptionsAndTheOutboxSurviveAReopen) {
   {
     auto ledger = open_ledger(spec, error);
     ASSERT_NE(ledger, nullptr) << error;
-    ASSERT_EQ(ledger->store_exception(exception_event("exc_1", "k1", now), {"hook"}), StoreResult::stored);
+    ASSERT_EQ(ledger->store_exception(exception_event("exc_1", "k1", now), {"hook"}),
+              StoreResult::stored);
   }
   auto reopened = open_ledger(spec, error);
   ASSERT_NE(reopened, nullptr) << error;
   EXPECT_EQ(reopened->exception_keys(), std::vector<std::string>{"k1"});
-  EXPECT_EQ(reopened->store_exception(exception_event("exc_9", "k1", now), {"hook"}), StoreResult::duplicate);
+  EXPECT_EQ(reopened->store_exception(exception_event("exc_9", "k1", now), {"hook"}),
+            StoreResult::duplicate);
   ASSERT_EQ(reopened->pending_deliveries().size(), 1u);
 }
 

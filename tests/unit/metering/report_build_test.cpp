@@ -292,7 +292,12 @@ TEST_F(ReportBuildTest, ListsExceptionsTheLedgerStored) {
     auto ledger = ledger::open_ledger(spec, error);
     ASSERT_NE(ledger, nullptr) << error;
     const ledger::StoredException event{
-        "exc_7", at("2026-11-29T10:00:00Z"), "support-assistant", "threshold", "daily", "k",
+        "exc_7",
+        at("2026-11-29T10:00:00Z"),
+        "support-assistant",
+        "threshold",
+        "daily",
+        "k",
         R"({"id":"exc_7","kind":"threshold","workflow":"support-assistant","next_action":"Confirm."})"};
     ASSERT_EQ(ledger->store_exception(event, {"log"}), ledger::StoreResult::stored);
   }

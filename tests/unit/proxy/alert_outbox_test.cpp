@@ -24,15 +24,16 @@ TEST(SlackBodyTest, NamesKindWorkflowOwnerSpendTopProviderAndNextAction) {
       R"("providers":[{"provider":"openai","spent_usd":401.2},{"provider":"anthropic","spent_usd":78.82}],)"
       R"("next_action":"Owner confirms within 4h."})");
   ASSERT_TRUE(body.starts_with(R"({"text":")")) << body;
-  for (const char* part : {"threshold", "support-assistant", "support-platform", "#support-platform",
-                           "$480.02 of $600.00", "openai ($401.20)", "Owner confirms within 4h."}) {
+  for (const char* part :
+       {"threshold", "support-assistant", "support-platform", "#support-platform",
+        "$480.02 of $600.00", "openai ($401.20)", "Owner confirms within 4h."}) {
     EXPECT_NE(body.find(part), std::string::npos) << part << " in " << body;
   }
 }
 
 TEST(SlackBodyTest, SaysSoWhenTheWindowHasNoLimit) {
-  const std::string body =
-      slack_body(R"({"kind":"spike","workflow":"w","spent_usd":12,"limit_usd":null,"providers":[]})");
+  const std::string body = slack_body(
+      R"({"kind":"spike","workflow":"w","spent_usd":12,"limit_usd":null,"providers":[]})");
   EXPECT_NE(body.find("$12.00 (no limit)"), std::string::npos) << body;
 }
 
