@@ -294,7 +294,7 @@ class Exchange {
   /// The steps, in the order PRODUCT.md §2 documents.
   awaitable<bool> run() {
     request_id_ = worker_.next_request_id();
-    client_.extra_headers().set("x-spendwall-request-id", request_id_);
+    client_.extra_headers().set("x-spendwall-request-id", request_id_.view());
 
     bool admitted = check_endpoint();
     // After a path or method refusal the key is still read, silently, so the refusal is
@@ -1059,7 +1059,7 @@ class Exchange {
 
     metering::RequestRecord& record = buffers_.record;
     auto now = Clock::now();
-    record.id = request_id_;
+    record.id = request_id_.view();
     record.started_at = started_wall_;
     record.finished_at =
         started_wall_ +
@@ -1103,7 +1103,7 @@ class Exchange {
     if (!worker_.ledger_writer().append(record)) {
       log::error(
           "ledger write failed; the record is counted in spendwall_ledger_write_errors_total",
-          {{"request_id", request_id_}, {"error", worker_.ledger_writer().last_error()}});
+          {{"request_id", request_id_.view()}, {"error", worker_.ledger_writer().last_error()}});
     }
   }
 
@@ -1191,7 +1191,7 @@ class Exchange {
   ClientWriter client_;
   metering::StreamUsageTracker tracker_;
 
-  std::string request_id_;
+  RequestId request_id_;
   Endpoint endpoint_ = Endpoint::other;
   metering::ApiFormat format_ = metering::ApiFormat::openai;
   std::string_view query_;

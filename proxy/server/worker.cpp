@@ -88,15 +88,15 @@ awaitable<void> Worker::accept_loop() {
   }
 }
 
-std::string Worker::next_request_id() {
+RequestId Worker::next_request_id() {
   auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  char text[40];
-  std::snprintf(text, sizeof text, "req_%011llx%08x%05llx",
+  RequestId id;
+  std::snprintf(id.data(), RequestId::kLength + 1, "req_%011llx%08x%05llx",
                 static_cast<unsigned long long>(millis) & 0xfffffffffffull, request_prefix_,
                 static_cast<unsigned long long>(++request_sequence_ & 0xfffff));
-  return text;
+  return id;
 }
 
 std::list<SessionSlot>::iterator Worker::register_session(beast::tcp_stream& stream) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <list>
@@ -44,6 +45,17 @@ struct ControlPlane {
   /// Admission and settlement are lock-free and may run on any worker.
   policies::BudgetBook* budgets = nullptr;
   metering::OutcomeMetrics* outcomes = nullptr;
+};
+
+/// A request id, held inline.
+class RequestId {
+ public:
+  static constexpr std::size_t kLength = 28;  ///< "req_" + 24 hex digits
+  std::string_view view() const noexcept { return {text_.data(), kLength}; }
+  char* data() noexcept { return text_.data(); }
+
+ private:
+  std::array<char, kLength + 1> text_{};  ///< + the NUL snprintf writes
 };
 
 /// A session's entry in its worker's registry, so draining can close idle ones.
@@ -93,8 +105,9 @@ class Worker {
   /// A general-purpose DOM parser for the small unmetered bodies (feedback).
   simdjson::dom::parser& json_parser() noexcept { return json_parser_; }
   api::TranslationWorkspace& translation() noexcept { return translation_; }
-  /// A new request id (`req_` + 24 hex digits: time, worker, sequence).
-  std::string next_request_id();
+  /// A new request id (`req_` + 24 hex digits: time, worker, sequence), built in place:
+  /// no allocation per request.
+  RequestId next_request_id();
 
   std::list<SessionSlot>::iterator register_session(beast::tcp_stream& stream);
   void unregister_session(std::list<SessionSlot>::iterator slot);
