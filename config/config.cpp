@@ -41,10 +41,20 @@ std::string_view to_string(ProviderKind kind) noexcept {
   return kNames[static_cast<std::size_t>(kind)];
 }
 
+namespace {
+constexpr std::array<std::string_view, kFailureClassCount> kFailureClassNames{
+    "rate_limited", "server_error", "timeout", "connect_error", "context_length", "client_error"};
+}  // namespace
+
 std::string_view to_string(FailureClass cls) noexcept {
-  static constexpr std::array<std::string_view, kFailureClassCount> kNames{
-      "rate_limited", "server_error", "timeout", "connect_error", "context_length", "client_error"};
-  return kNames[static_cast<std::size_t>(cls)];
+  return kFailureClassNames[static_cast<std::size_t>(cls)];
+}
+
+std::optional<FailureClass> failure_class_named(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < kFailureClassNames.size(); ++i) {
+    if (kFailureClassNames[i] == name) return static_cast<FailureClass>(i);
+  }
+  return std::nullopt;
 }
 
 std::string_view to_string(OnExceeded action) noexcept {

@@ -242,6 +242,9 @@ struct ConfigSnapshot {
 
 std::string_view to_string(ProviderKind kind) noexcept;
 std::string_view to_string(FailureClass cls) noexcept;
+/// The class named `name` (as `to_string` writes it); nullopt for anything else, such as an
+/// attempt's `ok`.
+std::optional<FailureClass> failure_class_named(std::string_view name) noexcept;
 std::string_view to_string(OnExceeded action) noexcept;
 std::string_view to_string(LedgerBackend backend) noexcept;
 std::string_view to_string(SinkKind kind) noexcept;

@@ -7,6 +7,14 @@
 
 namespace spendwall::metering::ledger {
 
+std::vector<config::FailureClass> failure_classes(const std::vector<AttemptRecord>& attempts) {
+  std::vector<config::FailureClass> classes;
+  for (const AttemptRecord& attempt : attempts) {
+    if (const auto cls = config::failure_class_named(attempt.result)) classes.push_back(*cls);
+  }
+  return classes;
+}
+
 LedgerCounters::Shard& LedgerCounters::shard(unsigned worker) {
   const std::lock_guard lock(mutex_);
   return workers_[worker];

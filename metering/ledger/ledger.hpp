@@ -79,7 +79,21 @@ struct SpendRow {
   std::string model;
   config::NanoUsd cost = 0;
   std::uint32_t fallbacks = 0;
+  /// For a request that fell back: the failure class of each attempt that did not answer,
+  /// in attempt order (what a fallback surge names as its reasons).
+  std::vector<config::FailureClass> failed_attempts;
   std::chrono::system_clock::time_point at{};  ///< when the request finished
+};
+
+/// The failure class of each attempt in `attempts` that did not answer, in order.
+std::vector<config::FailureClass> failure_classes(const std::vector<AttemptRecord>& attempts);
+
+/// One record of a request that carried a session id.
+struct SessionSpendRow {
+  std::string workflow;
+  std::string session;
+  config::NanoUsd cost = 0;
+  std::chrono::system_clock::time_point started_at{};
 };
 
 /// A budget exception as the ledger keeps it. The ledger does not interpret the event: it
@@ -195,6 +209,11 @@ class Ledger {
   virtual std::vector<SpendRow> spend_after(std::int64_t after_sequence,
                                             std::chrono::system_clock::time_point since,
                                             std::size_t limit) = 0;
+
+  /// Every record of each session that has a record started at or after `active_since`,
+  /// ordered by workflow, session and start: what rebuilds session spend at start.
+  virtual std::vector<SessionSpendRow> session_records(
+      std::chrono::system_clock::time_point active_since) = 0;
 
   /// Stores `event` and a pending delivery to each of `sinks`, atomically. `duplicate`
   /// when an exception with its dedupe key is already stored: raising is idempotent.

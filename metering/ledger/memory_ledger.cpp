@@ -1,6 +1,9 @@
 #include "metering/ledger/memory_ledger.hpp"
 
 #include <algorithm>
+#include <set>
+#include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "metering/json_writer.hpp"
@@ -113,8 +116,31 @@ std::vector<SpendRow> MemoryLedger::spend_after(std::int64_t after_sequence,
     if (record.finished_at < since) continue;
     rows.push_back({static_cast<std::int64_t>(i + 1), record.workflow, record.route,
                     record.provider, record.model, record.cost, record.fallbacks,
+                    record.fallbacks > 0 ? failure_classes(record.attempts)
+                                         : std::vector<config::FailureClass>{},
                     record.finished_at});
   }
+  return rows;
+}
+
+std::vector<SessionSpendRow> MemoryLedger::session_records(
+    std::chrono::system_clock::time_point active_since) {
+  const std::lock_guard lock(store_->mutex);
+  std::set<std::pair<std::string_view, std::string_view>> active;
+  for (const auto& [id, record] : store_->records) {
+    if (record.session && record.started_at >= active_since) {
+      active.emplace(record.workflow, *record.session);
+    }
+  }
+  std::vector<SessionSpendRow> rows;
+  for (const auto& [id, record] : store_->records) {
+    if (!record.session || !active.contains({record.workflow, *record.session})) continue;
+    rows.push_back({record.workflow, *record.session, record.cost, record.started_at});
+  }
+  std::sort(rows.begin(), rows.end(), [](const SessionSpendRow& a, const SessionSpendRow& b) {
+    return std::tie(a.workflow, a.session, a.started_at) <
+           std::tie(b.workflow, b.session, b.started_at);
+  });
   return rows;
 }
 

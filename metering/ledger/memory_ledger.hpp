@@ -37,6 +37,8 @@ class MemoryLedger final : public Ledger {
   std::vector<SpendRow> spend_after(std::int64_t after_sequence,
                                     std::chrono::system_clock::time_point since,
                                     std::size_t limit) override;
+  std::vector<SessionSpendRow> session_records(
+      std::chrono::system_clock::time_point active_since) override;
   StoreResult store_exception(const StoredException& event,
                               const std::vector<std::string>& sinks) override;
   std::vector<std::string> exception_keys() override;

@@ -238,9 +238,16 @@ bool SqliteLedger::open_store(std::string& error) {
        "(SELECT rowid FROM requests WHERE started_at_us < ? LIMIT ?)"},
       // rowid grows with each insert, so it orders records by ingestion.
       {&select_spend_,
-       "SELECT rowid, workflow, route, provider, model, cost_nano_usd, fallbacks, finished_at_us "
+       "SELECT rowid, workflow, route, provider, model, cost_nano_usd, fallbacks, finished_at_us, "
+       "CASE WHEN fallbacks > 0 THEN attempts END "
        "FROM requests "
        "WHERE rowid > ? AND finished_at_us >= ? ORDER BY rowid LIMIT ?"},
+      {&select_session_records_,
+       "SELECT workflow, session, cost_nano_usd, started_at_us FROM requests "
+       "WHERE session IS NOT NULL AND (workflow, session) IN "
+       "  (SELECT workflow, session FROM requests "
+       "   WHERE session IS NOT NULL AND started_at_us >= ?) "
+       "ORDER BY workflow, session, started_at_us"},
       {&insert_exception_,
        "INSERT INTO exceptions (id, at_us, workflow, kind, budget_window, dedupe_key, event) "
        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"},
@@ -443,8 +450,33 @@ std::vector<SpendRow> SqliteLedger::spend_after(std::int64_t after_sequence,
     row.cost = query->column_int64();
     row.fallbacks = static_cast<std::uint32_t>(query->column_int64());
     row.at = from_unix_micros(query->column_int64());
+    if (const auto attempts = query->column_optional_text()) {
+      // Unreadable attempts only cost the surge its reasons, not the row.
+      if (reader_.read_attempts(*attempts, scratch_attempts_)) {
+        row.failed_attempts = failure_classes(scratch_attempts_);
+      }
+    }
   }
   if (status != SQLITE_DONE) report(db_.error_message("ledger spend query failed"));
+  return rows;
+}
+
+std::vector<SessionSpendRow> SqliteLedger::session_records(
+    std::chrono::system_clock::time_point active_since) {
+  const std::lock_guard lock(mutex_);
+  drain();
+  std::vector<SessionSpendRow> rows;
+  StatementUse query(select_session_records_);
+  query->bind(to_unix_micros(active_since));
+  int status = SQLITE_ROW;
+  while ((status = query->step()) == SQLITE_ROW) {
+    SessionSpendRow& row = rows.emplace_back();
+    row.workflow = query->column_text();
+    row.session = query->column_text();
+    row.cost = query->column_int64();
+    row.started_at = from_unix_micros(query->column_int64());
+  }
+  if (status != SQLITE_DONE) report(db_.error_message("ledger session query failed"));
   return rows;
 }
 

@@ -63,6 +63,8 @@ class SqliteLedger final : public Ledger {
   std::vector<SpendRow> spend_after(std::int64_t after_sequence,
                                     std::chrono::system_clock::time_point since,
                                     std::size_t limit) override;
+  std::vector<SessionSpendRow> session_records(
+      std::chrono::system_clock::time_point active_since) override;
   StoreResult store_exception(const StoredException& event,
                               const std::vector<std::string>& sinks) override;
   std::vector<std::string> exception_keys() override;
@@ -136,6 +138,7 @@ class SqliteLedger final : public Ledger {
   SqliteStatement select_workflow_totals_;
   SqliteStatement delete_expired_;
   SqliteStatement select_spend_;
+  SqliteStatement select_session_records_;
   SqliteStatement insert_exception_;
   SqliteStatement insert_delivery_;
   SqliteStatement select_exception_keys_;
@@ -146,6 +149,7 @@ class SqliteLedger final : public Ledger {
   std::map<std::string, SegmentCursor> cursors_;  ///< by file name
   RecordJsonReader reader_;
   RequestRecord scratch_record_;
+  std::vector<AttemptRecord> scratch_attempts_;
   std::string read_buffer_;
   std::string json_buffer_;
   bool unsynced_ = false;  ///< commits since the last sync

@@ -75,6 +75,10 @@ CREATE TABLE exception_deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX exception_deliveries_pending ON exception_deliveries (state);
 )sql",
+    // 3: session spend is summed per session at start, so session caps survive a restart.
+    R"sql(
+CREATE INDEX requests_by_session ON requests (session, started_at_us) WHERE session IS NOT NULL;
+)sql",
 };
 
 bool read_user_version(SqliteDatabase& db, int& version, std::string& error) {

@@ -10,7 +10,7 @@
 namespace spendwall::metering::ledger {
 
 /// The version this build writes.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 /// Brings `db` to kSchemaVersion, each step in its own transaction. Refuses, with an
 /// error, a database written by a newer build.

@@ -133,12 +133,17 @@ std::vector<std::string> AlertOutbox::sink_names() const {
 }
 
 void AlertOutbox::tick(std::chrono::system_clock::time_point now) {
-  if (sinks_.empty()) return;
   for (metering::ledger::PendingDelivery& pending : ledger_.pending_deliveries()) {
     metering::ledger::Delivery& delivery = pending.delivery;
-    if (delivery.next_attempt_at > now) continue;
     auto sink = sinks_.find(delivery.sink);
-    if (sink == sinks_.end()) continue;
+    if (sink == sinks_.end()) {
+      if (in_flight_.contains({delivery.exception_id, delivery.sink})) continue;
+      // Retrying forever to a destination nobody configures any more would grow the outbox
+      // without end; the event itself stays in the ledger and in /admin/exceptions.
+      abandon(std::move(delivery), "the sink is no longer in the config");
+      continue;
+    }
+    if (delivery.next_attempt_at > now) continue;
     if (!in_flight_.emplace(delivery.exception_id, delivery.sink).second) continue;
     const config::SinkSpec& spec = sink->second;
     switch (spec.kind) {
@@ -172,13 +177,8 @@ void AlertOutbox::finish(metering::ledger::Delivery delivery, bool delivered,
   if (delivered) {
     delivery.state = metering::ledger::DeliveryState::delivered;
   } else if (delivery.attempts >= kMaxDeliveryAttempts) {
-    delivery.state = metering::ledger::DeliveryState::failed;
-    result = DeliveryResult::failed;
-    log::error("alert delivery failed; giving up",
-               {{"sink", delivery.sink},
-                {"exception", delivery.exception_id},
-                {"error", error},
-                {"attempts", static_cast<std::int64_t>(delivery.attempts)}});
+    abandon(std::move(delivery), error);
+    return;
   } else {
     delivery.next_attempt_at = std::chrono::system_clock::now() + retry_delay(delivery.attempts);
     result = DeliveryResult::retry;
@@ -190,6 +190,17 @@ void AlertOutbox::finish(metering::ledger::Delivery delivery, bool delivered,
   }
   metrics_.count_delivery(delivery.sink, result);
   // A lost update only means one more attempt after the next tick: at least once.
+  ledger_.update_delivery(delivery);
+}
+
+void AlertOutbox::abandon(metering::ledger::Delivery delivery, std::string_view error) {
+  delivery.state = metering::ledger::DeliveryState::failed;
+  log::error("alert delivery failed; giving up",
+             {{"sink", delivery.sink},
+              {"exception", delivery.exception_id},
+              {"error", error},
+              {"attempts", static_cast<std::int64_t>(delivery.attempts)}});
+  metrics_.count_delivery(delivery.sink, DeliveryResult::failed);
   ledger_.update_delivery(delivery);
 }
 

@@ -56,8 +56,8 @@ class AlertOutbox {
   AlertOutbox(net::any_io_executor executor, metering::ledger::Ledger& ledger,
               AlertMetrics& metrics);
 
-  /// Takes the (reloaded) sinks. A delivery to a sink that is no longer configured stays
-  /// pending in the ledger.
+  /// Takes the (reloaded) sinks. A pending delivery to a sink that is no longer configured
+  /// is given up (state failed, counted and logged) at the next tick.
   void apply(const config::AlertsSpec& alerts);
   /// The sink names a new exception is queued for.
   std::vector<std::string> sink_names() const;
@@ -67,6 +67,8 @@ class AlertOutbox {
 
  private:
   void finish(metering::ledger::Delivery delivery, bool delivered, std::string_view error);
+  /// Marks `delivery` failed for good.
+  void abandon(metering::ledger::Delivery delivery, std::string_view error);
 
   net::any_io_executor executor_;
   metering::ledger::Ledger& ledger_;

@@ -158,6 +158,7 @@ int Server::run() {
     return 1;
   }
   restore_budget_spend();
+  restore_session_spend();
   restore_exceptions();
   schedule_budget_roll();
   if (watch_files_) {
@@ -262,6 +263,34 @@ void Server::restore_budget_spend() {
   }
 }
 
+void Server::restore_session_spend() {
+  const auto idle = budgets_->session_idle_expiry();
+  const auto now = clock_.now();
+  const std::vector<metering::ledger::SessionSpendRow> rows = ledger_->session_records(now - idle);
+  std::int64_t restored = 0;
+  for (std::size_t first = 0; first < rows.size();) {
+    const metering::ledger::SessionSpendRow& session = rows[first];
+    config::NanoUsd spent = 0;
+    policies::TimePoint last_used = session.started_at;
+    std::size_t next = first;
+    for (; next < rows.size() && rows[next].workflow == session.workflow &&
+           rows[next].session == session.session;
+         ++next) {
+      // The live table forgets a session idle longer than the expiry: so does the sum.
+      if (rows[next].started_at - last_used > idle) spent = 0;
+      spent += rows[next].cost;
+      last_used = rows[next].started_at;
+    }
+    first = next;
+    if (now - last_used > idle) continue;
+    // False for a workflow without a session cap (nothing to enforce) or a full table.
+    if (budgets_->restore_session(session.workflow, session.session, spent, last_used)) {
+      ++restored;
+    }
+  }
+  if (restored > 0) log::info("session spend restored from the ledger", {{"sessions", restored}});
+}
+
 void Server::restore_exceptions() {
   detector_ = std::make_unique<policies::ExceptionDetector>(*initial_snapshot_, clock_);
   // A threshold that fired before a restart must not fire again.
@@ -279,7 +308,8 @@ void Server::restore_exceptions() {
         policies::workflow_window(workflow, policies::WindowKind::monthly, now);
     since = std::min<policies::TimePoint>(since, month.start);
   }
-  feed_spend(since, std::numeric_limits<std::size_t>::max());
+  feed_spend(since, std::numeric_limits<std::size_t>::max(), NewRoutes::take_as_baseline);
+  for (const auto& [route, traffic] : route_traffic_) detector_->record_route_traffic(traffic, now);
 }
 
 void Server::schedule_budget_roll() {
@@ -292,7 +322,7 @@ void Server::schedule_budget_roll() {
   });
 }
 
-void Server::feed_spend(policies::TimePoint since, std::size_t batches) {
+void Server::feed_spend(policies::TimePoint since, std::size_t batches, NewRoutes new_routes) {
   // The detector reads settled spend back from the ledger, which every request already
   // writes: the request path gains no counter, lock or allocation for it. What it costs
   // is freshness, the ingest interval (50 ms) on top of the one-second tick; thresholds
@@ -302,9 +332,22 @@ void Server::feed_spend(policies::TimePoint since, std::size_t batches) {
     for (const metering::ledger::SpendRow& row : rows) {
       detector_->record_spend({row.workflow, row.provider, row.model, row.cost, row.at});
       if (row.route.empty()) continue;
-      auto& [requests, fell_back] = route_traffic_[{row.workflow, row.route}];
-      ++requests;
-      if (row.fallbacks > 0) ++fell_back;
+      auto [entry, inserted] = route_traffic_.try_emplace({row.workflow, row.route});
+      policies::RouteTraffic& traffic = entry->second;
+      if (inserted) {
+        // Views into the map's own key: stable for the entry's life.
+        traffic.workflow = entry->first.first;
+        traffic.route = entry->first.second;
+        if (new_routes == NewRoutes::count_from_zero) {
+          detector_->record_route_traffic(traffic, clock_.now());
+        }
+      }
+      ++traffic.requests;
+      if (row.fallbacks == 0) continue;
+      ++traffic.fell_back;
+      for (const config::FailureClass cls : row.failed_attempts) {
+        ++traffic.reasons[static_cast<std::size_t>(cls)];
+      }
     }
     if (!rows.empty()) spend_sequence_ = rows.back().sequence;
     if (rows.size() < kSpendBatchRows) return;
@@ -312,14 +355,10 @@ void Server::feed_spend(policies::TimePoint since, std::size_t batches) {
 }
 
 void Server::tick_exceptions() {
-  feed_spend(policies::TimePoint{}, kSpendBatchesPerTick);
+  feed_spend(policies::TimePoint{}, kSpendBatchesPerTick, NewRoutes::count_from_zero);
   // One sample per route and tick, so that the surge window slides even without traffic.
-  // The ledger does not split fallbacks by failure class, so a surge names no reasons.
   const auto now = clock_.now();
-  for (const auto& [route, counts] : route_traffic_) {
-    detector_->record_route_traffic({route.first, route.second, counts.first, counts.second, {}},
-                                    now);
-  }
+  for (const auto& [route, traffic] : route_traffic_) detector_->record_route_traffic(traffic, now);
   for (const policies::BudgetException& event : detector_->evaluate(budgets_->views())) {
     metering::ledger::StoredException stored{event.id,
                                              event.at,

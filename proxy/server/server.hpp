@@ -52,6 +52,8 @@ class Server {
   /// Rebuilds each budget window's spend from the ledger (reservations die with the
   /// process that made them).
   void restore_budget_spend();
+  /// Sums each live session's spend from the ledger, so a restart does not reset caps.
+  void restore_session_spend();
   /// Re-arms the exception detector from the ledger: the keys that fired before and the
   /// spend of the current windows and the spike baseline.
   void restore_exceptions();
@@ -62,7 +64,12 @@ class Server {
   void tick_exceptions();
   /// Feeds the detector up to `batches` batches of the spend the ledger ingested since the
   /// last call, of requests that finished at or after `since`.
-  void feed_spend(policies::TimePoint since, std::size_t batches);
+  /// How a route first seen while reading spend starts its fallback_surge counts.
+  enum class NewRoutes {
+    count_from_zero,   ///< live traffic: a zero sample first, so the first burst counts
+    take_as_baseline,  ///< history replayed at start: none of it is a surge by itself
+  };
+  void feed_spend(policies::TimePoint since, std::size_t batches, NewRoutes new_routes);
   admin::AdminResponse list_exceptions(std::string_view query);
   /// Polls the config files; a change that has settled for one poll triggers a reload.
   void schedule_file_watch();
@@ -86,10 +93,9 @@ class Server {
   std::shared_ptr<policies::BudgetMetrics> budget_metrics_;
   std::unique_ptr<policies::ExceptionDetector> detector_;
   std::int64_t spend_sequence_ = 0;  ///< the last ledger spend row fed to the detector
-  /// Requests and requests that fell back, per (workflow, route), over every ledger row
-  /// read: the cumulative counts fallback_surge samples each tick.
-  std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, std::uint64_t>>
-      route_traffic_;
+  /// Requests, requests that fell back and their failure classes, per (workflow, route),
+  /// over every ledger row read: the cumulative counts fallback_surge samples each tick.
+  std::map<std::pair<std::string, std::string>, policies::RouteTraffic> route_traffic_;
   /// Raised but not yet stored (the ledger was failing): retried each tick.
   std::vector<std::pair<metering::ledger::StoredException, std::vector<std::string>>> unstored_;
   std::shared_ptr<alerts::AlertMetrics> alert_metrics_ = std::make_shared<alerts::AlertMetrics>();

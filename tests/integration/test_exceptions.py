@@ -17,7 +17,7 @@ from typing import Any
 
 from swtest.apis import CHAT
 from swtest.client import HOST, auth_headers, request, wait_until
-from swtest.config import key_hash
+from swtest.config import key_hash, to_yaml
 from swtest.metrics import Metrics
 
 ALERTS_KEY = "sk-test-alerts-owner"
@@ -141,3 +141,95 @@ def test_threshold_exception_is_raised_once_delivered_and_survives_restart(start
         assert Metrics.scrape(again.admin_port).total("spendwall_exceptions_total",
                                                       workflow=WORKFLOW, kind="threshold") == 0
         assert len(receiver.events()) == delivered_before
+
+
+def deliveries_by_id(receiver: FlakyReceiver) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _, event in receiver.events():
+        counts[event["id"]] = counts.get(event["id"], 0) + 1
+    return counts
+
+
+def overspend_until_refused(proxy, receiver: FlakyReceiver, events: int) -> list[dict[str, Any]]:
+    """One request over the alerting budget; returns the `events` exceptions it raised once
+    the receiver has refused a first delivery of each."""
+    resp = request(proxy.port, "POST", CHAT.path, CHAT.body("gpt"), auth_headers(ALERTS_KEY))
+    assert resp.status == 200, resp
+    raised = wait_until(lambda: len(exceptions(proxy)) == events and exceptions(proxy),
+                        timeout=10, message=f"{events} exceptions")
+    wait_until(lambda: receiver.attempts >= events, timeout=10, message="first attempts")
+    return raised
+
+
+def test_deliveries_pending_at_a_kill_are_made_after_the_restart_once_each(start_proxy, launcher,
+                                                                           tmp_path):
+    with FlakyReceiver(failures=10**6) as receiver:
+        config = config_with_alerts(launcher, tmp_path, receiver.url)
+        # Three thresholds and `exceeded` from one request: four events, each queued for the
+        # log and the webhook.
+        config["workflows"][WORKFLOW]["budget"]["alert_at"] = [0.25, 0.5, 0.75]
+        proxy = start_proxy(config=config)
+        raised = overspend_until_refused(proxy, receiver, 4)
+        proxy.kill()
+        assert receiver.events() == []
+
+        receiver.failures = 0  # the receiver recovers while the proxy is down
+        again = start_proxy(config=config)
+        ids = {e["id"] for e in raised}
+        wait_until(lambda: set(deliveries_by_id(receiver)) == ids, timeout=30,
+                   message="every pending delivery made after the restart")
+        time.sleep(3)  # three ticks: a duplicate would have been sent by now
+        assert deliveries_by_id(receiver) == {i: 1 for i in ids}
+        assert [e["id"] for e in exceptions(again)] == [e["id"] for e in raised]
+        metrics = Metrics.scrape(again.admin_port)
+        assert metrics.total("spendwall_alert_deliveries_total", sink="hook", result="ok") == 4
+
+
+def test_a_sink_removed_by_a_reload_stops_being_retried(start_proxy, launcher, tmp_path):
+    with FlakyReceiver(failures=10**6) as receiver:
+        config = config_with_alerts(launcher, tmp_path, receiver.url)
+        proxy = start_proxy(config=config)
+        raised = overspend_until_refused(proxy, receiver, 2)  # threshold and exceeded
+
+        config["alerts"]["sinks"] = [{"name": "log", "kind": "log"}]
+        proxy.config.write_text(to_yaml(config))
+        reload = request(proxy.admin_port, "POST", "/admin/reload", timeout=30)
+        assert reload.status == 200, reload
+
+        def given_up() -> float:
+            return Metrics.scrape(proxy.admin_port).total("spendwall_alert_deliveries_total",
+                                                          sink="hook", result="failed")
+        wait_until(lambda: given_up() == len(raised), timeout=10,
+                   message="the removed sink's deliveries given up")
+        attempts = receiver.attempts
+        time.sleep(4)  # past the next retry times: nothing more is sent to the removed sink
+        assert receiver.attempts == attempts
+        gave_up = [line for line in proxy.log_lines()
+                   if line.get("msg") == "alert delivery failed; giving up"]
+        assert {line["exception"] for line in gave_up} == {e["id"] for e in raised}
+        assert all("no longer in the config" in line["error"] for line in gave_up)
+
+
+def test_fallback_surge_names_the_failure_classes(start_proxy, launcher, tmp_path):
+    config = launcher.config({
+        "ledger": {"backend": "sqlite", "path": str(tmp_path / "ledger.db")},
+        "workflows": {WORKFLOW: {
+            "owner": "alerts-team", "keys": [key_hash(ALERTS_KEY)], "routes": ["failover"],
+            "decisions": {"fallback_surge": "Move weight away from the broken target."},
+        }},
+        "alerts": {"sinks": [{"name": "log", "kind": "log"}],
+                   "fallback_surge": {"window": "10m", "ratio": 0.2, "min_requests": 5}},
+    })
+    proxy = start_proxy(config=config)
+    for _ in range(6):
+        resp = request(proxy.port, "POST", CHAT.path, CHAT.body("failover"),
+                       auth_headers(ALERTS_KEY))
+        assert resp.status == 200 and resp.header("x-spendwall-fallbacks") == "1", resp
+    [event] = wait_until(lambda: exceptions(proxy, "fallback_surge"), timeout=10,
+                         message="a fallback_surge exception")
+    details = event["details"]
+    assert details["route"] == "failover"
+    assert details["requests"] == 6 and details["fell_back"] == 6 and details["ratio"] == 1.0
+    # `failover` retries its broken target once: two server errors per request.
+    assert details["top_reasons"] == [{"reason": "server_error", "count": 12}]
+    assert event["next_action"] == "Move weight away from the broken target."

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -140,6 +141,66 @@ TEST_P(LedgerBackendTest, SpendIsReadBackInIngestionOrderFromACursor) {
   EXPECT_TRUE(ledger_->spend_after(rest.back().sequence, {}, 10).empty());
   // `since` leaves out requests that finished before it.
   EXPECT_EQ(ledger_->spend_after(0, full_record(3).finished_at, 10).size(), 2u);
+}
+
+TEST_P(LedgerBackendTest, SpendRowsNameTheFailureClassesOfARequestThatFellBack) {
+  RequestRecord fell_back = full_record(0);
+  fell_back.attempts = {{"openai-eu", "gpt-4o", "rate_limited", 429, 40.1},
+                        {"openai-us", "gpt-4o", "timeout", 0, 30000.0},
+                        {"anthropic", "claude", "ok", 200, 772.0}};
+  fell_back.fallbacks = 2;
+  RequestRecord direct = full_record(1);
+  direct.attempts = {{"openai", "gpt-4o", "ok", 200, 772.0}};
+  direct.fallbacks = 0;
+  auto writer = ledger_->writer_for_worker(0);
+  ASSERT_TRUE(writer->append(fell_back));
+  ASSERT_TRUE(writer->append(direct));
+  ASSERT_TRUE(ledger_->flush());
+  auto rows = ledger_->spend_after(0, {}, 10);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].failed_attempts,
+            (std::vector{config::FailureClass::rate_limited, config::FailureClass::timeout}));
+  EXPECT_TRUE(rows[1].failed_attempts.empty());
+}
+
+TEST_P(LedgerBackendTest, SessionRecordsCoverEverySessionActiveSinceTheCut) {
+  using std::chrono::hours;
+  auto record = [](std::string id, std::string workflow, std::optional<std::string> session,
+                   std::chrono::system_clock::time_point at, config::NanoUsd cost) {
+    RequestRecord r = minimal_record(std::move(id));
+    r.workflow = std::move(workflow);
+    r.session = std::move(session);
+    r.started_at = at;
+    r.finished_at = at;
+    r.cost = cost;
+    return r;
+  };
+  const auto cut = testing::recent_time();
+  auto writer = ledger_->writer_for_worker(0);
+  // run-1: active since the cut, with an older record that still counts.
+  ASSERT_TRUE(writer->append(record("a", "agents", "run-1", cut - hours(30), 5)));
+  ASSERT_TRUE(writer->append(record("b", "agents", "run-1", cut + hours(1), 7)));
+  // run-2: nothing since the cut.
+  ASSERT_TRUE(writer->append(record("c", "agents", "run-2", cut - hours(2), 11)));
+  // No session at all.
+  ASSERT_TRUE(writer->append(record("d", "agents", std::nullopt, cut + hours(1), 13)));
+  // The same id in another workflow is another session.
+  ASSERT_TRUE(writer->append(record("e", "other", "run-1", cut + hours(2), 17)));
+  // run-3 is active in `agents` only: `other`'s old run-3 stays out.
+  ASSERT_TRUE(writer->append(record("f", "agents", "run-3", cut + hours(1), 19)));
+  ASSERT_TRUE(writer->append(record("g", "other", "run-3", cut - hours(3), 23)));
+  // Not flushed: records still in the spool count too.
+  auto rows = ledger_->session_records(cut);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].workflow, "agents");
+  EXPECT_EQ(rows[0].session, "run-1");
+  EXPECT_EQ(rows[0].cost, 5);
+  EXPECT_EQ(rows[0].started_at, cut - hours(30));
+  EXPECT_EQ(rows[1].cost, 7);
+  EXPECT_EQ(rows[2].session, "run-3");
+  EXPECT_EQ(rows[2].cost, 19);
+  EXPECT_EQ(rows[3].workflow, "other");
+  EXPECT_EQ(rows[3].cost, 17);
 }
 
 TEST_P(LedgerBackendTest, ExceptionsAreStoredOncePerDedupeKey) {

@@ -131,11 +131,12 @@ TEST_F(SqliteLedgerTest, SchemaIsVersionedWithReportIndexes) {
   auto ledger = open_sqlite();
   ASSERT_NE(ledger, nullptr);
   const ReadOnlyView view(spec_.path);
-  EXPECT_EQ(view.text("PRAGMA user_version"), "2");
+  EXPECT_EQ(view.text("PRAGMA user_version"), "3");
   EXPECT_EQ(view.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(view.text("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
                       "WHERE type = 'index' AND name LIKE 'requests_by_%' ORDER BY name)"),
-            "requests_by_provider_model,requests_by_route,requests_by_time,requests_by_workflow");
+            "requests_by_provider_model,requests_by_route,requests_by_session,requests_by_time,"
+            "requests_by_workflow");
   EXPECT_EQ(view.text("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master "
                       "WHERE type = 'table' AND name LIKE 'exception%' ORDER BY name)"),
             "exception_deliveries,exceptions");
