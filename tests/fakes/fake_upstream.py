@@ -29,6 +29,7 @@ derived from the request. A request header steers the answer:
   x-fake-scenario: reset-mid-body               the head and half a JSON body, then RST
   x-fake-scenario: trickle-ms=100               a JSON body in 8-byte pieces, 100 ms apart
   x-fake-scenario: endless                      a chat stream that never ends (deltas forever)
+  x-fake-scenario: piece-bytes=4096             pad every reply piece (SSE delta) to that size
 
 Items are separated by ';' (',' works too). A server-wide default scenario (--scenario, or
 the `scenario` argument) applies to every request that carries none.
@@ -97,6 +98,7 @@ class Scenario:
     reset_mid_body: bool = False
     trickle_ms: int = 0
     endless: bool = False
+    piece_bytes: int = 0
 
     @staticmethod
     def parse(text: str | None) -> "Scenario":
@@ -104,7 +106,8 @@ class Scenario:
             return Scenario()
         values: dict[str, Any] = {}
         ints = {"status", "delay-ms", "chunk-delay-ms", "stream-reset-after", "oversized",
-                "words", "cached", "reasoning", "trickle-ms"}
+                "words", "cached", "reasoning", "trickle-ms",
+                "piece-bytes"}
         flags = {"close-before-head", "garbage-response", "no-usage", "bad-json", "html",
                  "reset-before-head", "reset-mid-head", "reset-mid-body", "endless"}
         for item in text.replace(",", ";").split(";"):
@@ -139,6 +142,7 @@ class RecordedRequest:
     at: float
     usage: dict[str, Any] | None = None  # what this server reported, when it did
     events_sent: int = 0                 # SSE events written so far (grows while streaming)
+    ended: bool = False                  # the answer was written, or the connection broke
 
     def header(self, name: str) -> str | None:
         """The first value of a header (case-insensitive), or None."""
@@ -162,6 +166,7 @@ class RecordedRequest:
             "body": self.body.decode("utf-8", "replace"), "json": parsed, "tls": self.tls,
             "server_name": self.server_name, "connection_id": self.connection_id,
             "at": self.at, "usage": self.usage, "events_sent": self.events_sent,
+            "ended": self.ended,
         }
 
 
@@ -569,7 +574,10 @@ class FakeUpstreamServer:
 
         exchange = Exchange(writer, scenario, keep_alive=not request.wants_close(),
                             record=record)
-        await Handler(self, request, record, scenario, exchange).run()
+        try:
+            await Handler(self, request, record, scenario, exchange).run()
+        finally:
+            record.ended = True
         return exchange.keep_alive and not exchange.reset
 
     async def _handle_introspection(self, request: Request, writer: asyncio.StreamWriter) -> bool:
@@ -660,7 +668,10 @@ class Handler:
         return usage
 
     def words(self, body: dict[str, Any], model: str) -> tuple[list[str], bool]:
-        return reply_words(model, self.scenario, max_output_tokens(body))
+        pieces, cut = reply_words(model, self.scenario, max_output_tokens(body))
+        if self.scenario.piece_bytes:
+            pieces = [p.ljust(self.scenario.piece_bytes, ".") for p in pieces]
+        return pieces, cut
 
     # ---- OpenAI chat completions
     async def chat(self, body: dict[str, Any], model: str) -> None:
