@@ -58,7 +58,7 @@ from swtest.client import auth_headers, connection_refused, request  # noqa: E40
 from swtest.config import (APP_KEY, BROKE_KEY, CAPPED_KEY, PROVIDER_ENV, Upstreams,  # noqa: E402
                            deep_merge, standard_config, write_config)
 from swtest.load import Clients, Exchange, send  # noqa: E402
-from swtest.process import Spendwall  # noqa: E402
+from swtest.process import Spendwall, open_fds, rss_bytes  # noqa: E402
 from swtest.webhook import FlakyReceiver  # noqa: E402
 
 REQUEST_TIMEOUT_S = 10
@@ -211,9 +211,9 @@ class Sampler:
             current = self.proxy.current
         pid = current.proc.pid
         try:
-            rss = _rss_kib(pid) / 1024
-            fds = len(os.listdir(f"/proc/{pid}/fd"))
-        except (FileNotFoundError, ProcessLookupError):
+            rss = rss_bytes(pid) / 2**20
+            fds = open_fds(pid)
+        except (AssertionError, FileNotFoundError, ProcessLookupError):
             return
         try:
             resp = request(current.admin_port, "GET", "/admin/exceptions", timeout=5)
@@ -236,13 +236,6 @@ class Sampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 # --------------------------------------------------------------------------- the books

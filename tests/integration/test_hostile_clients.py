@@ -7,17 +7,16 @@ memory stays bounded, and the proxy keeps serving.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
 from swtest.apis import CHAT, MESSAGES
 from swtest.client import HOST, RawConnection, auth_headers, raw_request, request, wait_until
 from swtest.config import APP_KEY, MAX_HEADER_BYTES
+from swtest.process import open_fds, rss_bytes
 
 BODY = json.dumps(CHAT.body("gpt")).encode()
 
@@ -29,17 +28,6 @@ def head(*extra: tuple[str, str]) -> list[tuple[str, str]]:
 
 def post(body: bytes, *extra: tuple[str, str], path: str = CHAT.path) -> bytes:
     return raw_request("POST", path, head(("Content-Length", str(len(body))), *extra), body)
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def assert_serves(port: int) -> None:

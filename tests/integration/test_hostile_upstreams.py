@@ -142,6 +142,21 @@ def test_reset_mid_stream_is_metered_as_estimated(proxy, fake, api: Api, route: 
     assert_still_serving(proxy.port)
 
 
+def test_oversized_stream_event_ends_the_stream_with_bounded_memory(proxy, fake):
+    """An SSE event of 3 MB (the proxy frames events of up to 1 MiB): not buffered whole (the
+    stream ends at the bound), the attempt is a server_error and the relayed part is
+    estimated. (No RSS bound here: under ASan freed buffers sit in quarantine, so RSS tracks
+    the bytes that flowed, not what is held.)"""
+    before = Metrics.scrape(proxy.admin_port)
+    result = call(proxy.port, CHAT, "faulty", "words=4;piece-bytes=3000000", True)
+    assert result.status == 200 and not CHAT.stream_finished(result.events), result.status
+    assert sum(len(e.data) for e in result.events) < 1 << 20, "an oversized event was relayed"
+    record = record_of(proxy, result)
+    assert record["usage_source"] == "estimated", record
+    assert_classified(before, Metrics.scrape(proxy.admin_port), record, "faulty", SERVER)
+    assert_still_serving(proxy.port)
+
+
 def test_slow_trickle_within_the_deadlines_is_served(proxy, fake):
     started = time.monotonic()
     resp = call(proxy.port, CHAT, "faulty", "trickle-ms=5", False)
@@ -192,8 +207,9 @@ def hostile_proxy(spendwall_bin: str, tmp_path_factory: pytest.TempPathFactory, 
 
 
 @pytest.mark.parametrize("route,classes", [("wrong-name", SERVER_OR_CONNECT),
+                                           ("untrusted", SERVER_OR_CONNECT),
                                            ("nxdomain", ("connect_error",))],
-                         ids=["tls-wrong-name", "dns-failure"])
+                         ids=["tls-wrong-name", "tls-untrusted-ca", "dns-failure"])
 def test_upstream_refused_before_http_fails_closed(hostile_proxy, fake_wrong_name, route: str,
                                                    classes: tuple[str, ...]):
     before = Metrics.scrape(hostile_proxy.admin_port)
