@@ -69,9 +69,10 @@ def traffic(port: int, admin_port: int) -> int:
     send(CHAT.path, CHAT.body("faulty", stream=True),
          {**app, "x-fake-scenario": "stream-reset-after=3"}, streamed=True)
     # A badly framed request carrying a key, and an oversized head carrying one.
-    for raw in (raw_request("POST", CHAT.path, [("Host", "x"), ("Authorization", f"Bearer {APP_KEY}"),
-                                                ("Transfer-Encoding", "chunked"),
-                                                ("Content-Length", "3")], b"0\r\n\r\n"),
+    for raw in (raw_request("POST", CHAT.path,
+                            [("Host", "x"), ("Authorization", f"Bearer {APP_KEY}"),
+                             ("Transfer-Encoding", "chunked"), ("Content-Length", "3")],
+                            b"0\r\n\r\n"),
                 raw_request("POST", CHAT.path, [("Authorization", f"Bearer {BROKE_KEY}"),
                                                 ("x-pad", "p" * 9000)])):
         with RawConnection(port) as conn:
@@ -151,7 +152,8 @@ def test_no_key_in_logs_ledger_or_spool(launcher, tmp_path):
         config = launcher.config({
             "ledger": {"backend": "sqlite", "path": str(run / "ledger.db")},
             "workflows": {"alerting": {
-                "owner": "alerts-team", "keys": [key_hash(ALERTING_KEY)], "routes": ["gpt", "claude"],
+                "owner": "alerts-team", "keys": [key_hash(ALERTING_KEY)],
+                "routes": ["gpt", "claude"],
                 "budget": {"daily": Decimal("0.00001"), "alert_at": [0.5],
                            "on_exceeded": "alert"}}},
             "alerts": {"sinks": [{"name": "log", "kind": "log"},
