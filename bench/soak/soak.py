@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="keep the config, ledger and logs here")
     parser.add_argument("--report", help="write the figures as JSON here")
     args = parser.parse_args(argv)
+    args.binary = str(Path(args.binary).resolve())  # the proxy runs in the work dir
     rng = random.Random(args.seed)
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="spendwall-soak-"))
