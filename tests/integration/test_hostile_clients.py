@@ -1,6 +1,7 @@
 """Hostile clients (PRODUCT.md "HTTP hygiene"), beyond the framing cases of
-test_http_hygiene.py: pipelining, smuggling variants, trickled bodies, thousands of idle
-connections and a client that stops reading a stream. Each is answered per spec or closed,
+test_http_hygiene.py (framing, smuggling, limits, slowloris heads): pipelining, many small
+headers, trickled bodies, thousands of idle connections and a client that stops reading a
+stream. Each is answered per spec or closed,
 memory stays bounded, and the proxy keeps serving.
 """
 
