@@ -110,7 +110,7 @@ IDLE_CONNECTIONS = int(os.environ.get("SPENDWALL_TEST_IDLE_CONNECTIONS", "3000")
 def many_fds():
     """Room for the idle connections in this process and in the proxy (which inherits it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 2 * IDLE_CONNECTIONS + 512
+    wanted = IDLE_CONNECTIONS + 512  # per process: this one, and the proxy (inherited)
     if hard != resource.RLIM_INFINITY and hard < wanted:
         pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {wanted}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
