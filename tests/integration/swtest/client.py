@@ -7,7 +7,7 @@ import json
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 HOST = "127.0.0.1"
 DEFAULT_TIMEOUT = 15.0
@@ -216,6 +216,21 @@ class RawConnection:
                 return False
             except OSError:
                 return True
+        return False
+
+    def drip(self, pieces: Iterable[bytes], every: float, limit: float) -> bool:
+        """Sends one piece every `every` seconds for at most `limit` seconds; True as soon as
+        the peer closes the connection (slowloris clients)."""
+        started = time.monotonic()
+        for piece in pieces:
+            try:
+                self.send(piece)
+            except OSError:
+                return True
+            if self.closed_by_peer(within=every):
+                return True
+            if time.monotonic() - started > limit:
+                return False
         return False
 
     def close(self) -> None:
