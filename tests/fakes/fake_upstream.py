@@ -23,6 +23,13 @@ derived from the request. A request header steers the answer:
   x-fake-scenario: cached=5;reasoning=3         token details reported in usage
   x-fake-scenario: no-usage                     omit usage from the answer
   x-fake-scenario: bad-json                     200 application/json whose body is not JSON
+  x-fake-scenario: html                         200 text/html login page instead of JSON/SSE
+  x-fake-scenario: reset-before-head            read the request, abort (RST) without answering
+  x-fake-scenario: reset-mid-head               half a response head, then RST
+  x-fake-scenario: reset-mid-body               the head and half a JSON body, then RST
+  x-fake-scenario: trickle-ms=100               a JSON body in 8-byte pieces, 100 ms apart
+  x-fake-scenario: endless                      a chat stream that never ends (deltas forever)
+  x-fake-scenario: piece-bytes=4096             pad every reply piece (SSE delta) to that size
 
 Items are separated by ';' (',' works too). A server-wide default scenario (--scenario, or
 the `scenario` argument) applies to every request that carries none.
@@ -46,7 +53,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -85,6 +92,13 @@ class Scenario:
     reasoning: int = 0
     no_usage: bool = False
     bad_json: bool = False
+    html: bool = False
+    reset_before_head: bool = False
+    reset_mid_head: bool = False
+    reset_mid_body: bool = False
+    trickle_ms: int = 0
+    endless: bool = False
+    piece_bytes: int = 0
 
     @staticmethod
     def parse(text: str | None) -> "Scenario":
@@ -92,8 +106,10 @@ class Scenario:
             return Scenario()
         values: dict[str, Any] = {}
         ints = {"status", "delay-ms", "chunk-delay-ms", "stream-reset-after", "oversized",
-                "words", "cached", "reasoning"}
-        flags = {"close-before-head", "garbage-response", "no-usage", "bad-json"}
+                "words", "cached", "reasoning", "trickle-ms",
+                "piece-bytes"}
+        flags = {"close-before-head", "garbage-response", "no-usage", "bad-json", "html",
+                 "reset-before-head", "reset-mid-head", "reset-mid-body", "endless"}
         for item in text.replace(",", ";").split(";"):
             item = item.strip()
             if not item:
@@ -125,6 +141,8 @@ class RecordedRequest:
     connection_id: int
     at: float
     usage: dict[str, Any] | None = None  # what this server reported, when it did
+    events_sent: int = 0                 # SSE events written so far (grows while streaming)
+    ended: bool = False                  # the answer was written, or the connection broke
 
     def header(self, name: str) -> str | None:
         """The first value of a header (case-insensitive), or None."""
@@ -147,7 +165,8 @@ class RecordedRequest:
             "method": self.method, "path": self.path, "headers": [list(h) for h in self.headers],
             "body": self.body.decode("utf-8", "replace"), "json": parsed, "tls": self.tls,
             "server_name": self.server_name, "connection_id": self.connection_id,
-            "at": self.at, "usage": self.usage,
+            "at": self.at, "usage": self.usage, "events_sent": self.events_sent,
+            "ended": self.ended,
         }
 
 
@@ -248,10 +267,12 @@ def abort_with_reset(writer: asyncio.StreamWriter) -> None:
 class Exchange:
     """Writes one response: either a whole body or an SSE stream in chunks."""
 
-    def __init__(self, writer: asyncio.StreamWriter, scenario: Scenario, keep_alive: bool):
+    def __init__(self, writer: asyncio.StreamWriter, scenario: Scenario, keep_alive: bool,
+                 record: RecordedRequest | None = None):
         self.writer = writer
         self.scenario = scenario
         self.keep_alive = keep_alive
+        self.record = record
         self.events_sent = 0
         self.reset = False
 
@@ -263,8 +284,28 @@ class Exchange:
         headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
         headers += extra or []
         headers += self._connection_header()
-        self.writer.write(response_head(status, headers) + body)
+        head = response_head(status, headers)
+        if self.scenario.reset_mid_head:
+            return await self._abort_after(head[:len(head) // 2])
+        if self.scenario.reset_mid_body:
+            return await self._abort_after(head + body[:len(body) // 2])
+        if self.scenario.trickle_ms:
+            return await self._trickle(head + body)
+        self.writer.write(head + body)
         await self.writer.drain()
+
+    async def _abort_after(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+        await asyncio.sleep(0.05)  # let the bytes leave before the RST
+        abort_with_reset(self.writer)
+        self.reset = True
+
+    async def _trickle(self, data: bytes) -> None:
+        for i in range(0, len(data), 8):
+            self.writer.write(data[i:i + 8])
+            await self.writer.drain()
+            await asyncio.sleep(self.scenario.trickle_ms / 1000)
 
     async def send_json(self, status: int, obj: Any,
                         extra: list[tuple[str, str]] | None = None) -> None:
@@ -287,11 +328,15 @@ class Exchange:
             return False
         if self.events_sent and self.scenario.chunk_delay_ms:
             await asyncio.sleep(self.scenario.chunk_delay_ms / 1000)
+        elif self.scenario.endless:
+            await asyncio.sleep(0)  # an endless stream must not starve the other connections
         payload = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
         raw = payload.encode()
         self.writer.write(b"%x\r\n%s\r\n" % (len(raw), raw))
         await self.writer.drain()
         self.events_sent += 1
+        if self.record is not None:
+            self.record.events_sent = self.events_sent
         return True
 
     async def json_event(self, obj: Any, event: str | None = None) -> bool:
@@ -518,14 +563,21 @@ class FakeUpstreamServer:
         if scenario.close_before_head:
             writer.close()
             return False
+        if scenario.reset_before_head:
+            abort_with_reset(writer)
+            return False
         if scenario.garbage_response:
             writer.write(b"\x00\x01 this is not HTTP at all \xff\r\n\r\n{{{{")
             await writer.drain()
             writer.close()
             return False
 
-        exchange = Exchange(writer, scenario, keep_alive=not request.wants_close())
-        await Handler(self, request, record, scenario, exchange).run()
+        exchange = Exchange(writer, scenario, keep_alive=not request.wants_close(),
+                            record=record)
+        try:
+            await Handler(self, request, record, scenario, exchange).run()
+        finally:
+            record.ended = True
         return exchange.keep_alive and not exchange.reset
 
     async def _handle_introspection(self, request: Request, writer: asyncio.StreamWriter) -> bool:
@@ -572,6 +624,10 @@ class Handler:
             return await self.error(self.scenario.status, SCENARIO_ERROR_MESSAGE, extra)
         if self.scenario.bad_json:
             return await self.exchange.send_body(200, b'{"id": "broken", "choices": [')
+        if self.scenario.html:
+            return await self.exchange.send_body(
+                200, b"<html><body>Please sign in to the corporate gateway</body></html>",
+                content_type="text/html; charset=utf-8")
         if self.scenario.oversized is not None:
             return await self.send_oversized(self.scenario.oversized)
         try:
@@ -612,7 +668,10 @@ class Handler:
         return usage
 
     def words(self, body: dict[str, Any], model: str) -> tuple[list[str], bool]:
-        return reply_words(model, self.scenario, max_output_tokens(body))
+        pieces, cut = reply_words(model, self.scenario, max_output_tokens(body))
+        if self.scenario.piece_bytes:
+            pieces = [p.ljust(self.scenario.piece_bytes, ".") for p in pieces]
+        return pieces, cut
 
     # ---- OpenAI chat completions
     async def chat(self, body: dict[str, Any], model: str) -> None:
@@ -644,8 +703,11 @@ class Handler:
             return [{"index": 0, "delta": d, "logprobs": None, "finish_reason": finish_reason}]
 
         await self.exchange.start_stream()
-        events = [chunk(delta({"role": "assistant", "content": "", "refusal": None}))]
-        events += [chunk(delta({"content": p})) for p in pieces]
+        first = [chunk(delta({"role": "assistant", "content": "", "refusal": None}))]
+        if self.scenario.endless:
+            forever = (chunk(delta({"content": p})) for p in itertools.cycle(pieces or [" "]))
+            return await self.stream_json(itertools.chain(first, forever))
+        events = first + [chunk(delta({"content": p})) for p in pieces]
         events.append(chunk(delta({}, finish)))
         if include_usage and usage:
             events.append(chunk([], usage=self.remember(usage.chat())))
@@ -805,7 +867,7 @@ class Handler:
                 return
         await self.exchange.end_stream()
 
-    async def stream_json(self, events: list[dict[str, Any]]) -> None:
+    async def stream_json(self, events: Iterable[dict[str, Any]]) -> None:
         for obj in events:
             if not await self.exchange.json_event(obj):
                 return

@@ -19,6 +19,7 @@ from fake_upstream import FakeUpstream
 from swtest.certs import Certs, make_certs
 from swtest.config import PROVIDER_ENV, Upstreams, deep_merge, standard_config, write_config
 from swtest.process import Spendwall
+from swtest.secrets import scan
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -176,6 +177,19 @@ def launcher(spendwall_bin: str, tmp_path: Path, certs: Certs, proxy_env: dict[s
 def start_proxy(launcher: ProxyLauncher) -> Callable[..., Spendwall]:
     """start_proxy(overrides) merges into the standard config; start_proxy(config=...) not."""
     return launcher.start
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secret_written_during_the_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session (torn down last, after every proxy stopped): no key or token
+    appears in any proxy log, ledger text value, ledger file or spool segment the suite left."""
+    yield
+    scanned = scan(tmp_path_factory.getbasetemp())
+    assert not scanned.findings, "secrets written by the proxy during the suite:\n" + \
+        "\n".join(map(str, scanned.findings[:20]))
 
 
 # --------------------------------------------------------------------------- reporting

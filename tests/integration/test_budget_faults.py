@@ -22,8 +22,9 @@ from swtest.client import (SseStream, RawConnection, auth_headers, raw_request, 
                            wait_until)
 from swtest.config import GPT, key_hash, to_yaml
 from swtest.load import Clients, Exchange, send
+from swtest.secrets import secret
 
-STORM_KEY = "sw-test-key-storm-0006"
+STORM_KEY = secret("sw-test-key-storm-0006")
 WORKFLOW = "storm"
 MAX_TOKENS = 40
 CLIENTS = 10
@@ -155,7 +156,7 @@ def test_fault_storm_leaves_nothing_reserved_and_refuses_nothing_that_fits(start
                message="the last reservation settled")
 
 
-SESSION_KEY = "sw-test-key-sessions-0007"
+SESSION_KEY = secret("sw-test-key-sessions-0007")
 
 
 def sessions_config(launcher, tmp_path, session_cap: Decimal) -> dict[str, Any]:

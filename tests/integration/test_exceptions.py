@@ -8,69 +8,20 @@ the same ledger lists it again and raises nothing new.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from swtest.apis import CHAT
-from swtest.client import HOST, auth_headers, request, wait_until
+from swtest.client import auth_headers, request, wait_until
 from swtest.config import key_hash, to_yaml
 from swtest.metrics import Metrics
+from swtest.secrets import secret
+from swtest.webhook import FlakyReceiver
 
-ALERTS_KEY = "sk-test-alerts-owner"
+ALERTS_KEY = secret("sk-test-alerts-owner")
+WEBHOOK_TOKEN = secret("sw-webhook-token-exceptions-0001")
 WORKFLOW = "alerting"
-
-
-class FlakyReceiver:
-    """A webhook receiver that answers 500 to its first `failures` POSTs, then 200."""
-
-    def __init__(self, failures: int):
-        self.failures = failures
-        self.attempts = 0
-        self.received: list[tuple[dict[str, str], Any]] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-                with receiver._lock:
-                    receiver.attempts += 1
-                    fail = receiver.attempts <= receiver.failures
-                    if not fail:
-                        receiver.received.append((dict(self.headers), json.loads(raw)))
-                self.send_response(500 if fail else 200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((HOST, 0), Handler)
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.server.server_address[1]}/hooks/spend"
-
-    def events(self) -> list[tuple[dict[str, str], Any]]:
-        with self._lock:
-            return list(self.received)
-
-    def __enter__(self) -> "FlakyReceiver":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=10)
 
 
 def exceptions(proxy, kind: str | None = None) -> list[dict[str, Any]]:
@@ -92,7 +43,7 @@ def config_with_alerts(launcher, tmp_path, receiver_url: str) -> dict[str, Any]:
         "alerts": {"sinks": [
             {"name": "log", "kind": "log"},
             {"name": "hook", "kind": "webhook", "url": receiver_url,
-             "headers": {"X-Token": "secret-token"}},
+             "headers": {"X-Token": WEBHOOK_TOKEN}},
         ]},
     })
 
@@ -121,7 +72,7 @@ def test_threshold_exception_is_raised_once_delivered_and_survives_restart(start
                                             message="the webhook delivery")
         assert receiver.attempts >= 2
         assert delivered["id"] == event["id"] and delivered["owner"] == "alerts-team"
-        assert headers.get("X-Token") == "secret-token"
+        assert headers.get("X-Token") == WEBHOOK_TOKEN
         metrics = Metrics.scrape(proxy.admin_port)
         assert metrics.total("spendwall_alert_deliveries_total", sink="hook", result="retry") >= 1
         assert metrics.total("spendwall_alert_deliveries_total", sink="hook", result="ok") >= 1

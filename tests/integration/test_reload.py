@@ -23,6 +23,7 @@ from swtest.client import SseEvent, SseStream, auth_headers, request, wait_until
 from swtest.config import APP_KEY, GPT, GPT_MINI, PRICE_GPT, PRICE_GPT_MINI, to_yaml
 from swtest.metrics import Metrics
 from swtest.process import Spendwall
+from swtest.secrets import secret
 
 RELOADS = "spendwall_config_reloads_total"
 LAST_SUCCESS = "spendwall_config_last_reload_success_timestamp_seconds"
@@ -31,8 +32,8 @@ DIAGNOSTIC = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<
 # Same width as PRICE_GPT's figures, so a price-only rewrite keeps the file's size.
 PRICE_GPT_NEW = {"input": Decimal("5.00"), "cached_input": Decimal("2.50"),
                  "output": Decimal("20.00")}
-ADMIN_TOKEN = "sw-admin-token-reload-tests-0001"
-OTHER_TOKEN = "sw-admin-token-reload-tests-0002"
+ADMIN_TOKEN = secret("sw-admin-token-reload-tests-0001")
+OTHER_TOKEN = secret("sw-admin-token-reload-tests-0002")
 
 FILE_WATCH_TIMEOUT = 15.0  # polls once a second, acts once a change has settled for one poll
 SETTLE = 3.5               # long enough for the poller to have acted on anything it saw

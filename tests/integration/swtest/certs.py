@@ -13,6 +13,8 @@ class Certs:
     cert: Path         # server certificate, SAN DNS:localhost + IP:127.0.0.1
     key: Path
     other_ca: Path     # an unrelated CA: verifying `cert` against it must fail
+    wrong_name_cert: Path  # signed by `ca`, but only for DNS:wrong-name.example
+    wrong_name_key: Path
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -41,11 +43,21 @@ def make_certs(directory: Path) -> Certs:
         "basicConstraints=CA:FALSE\n"
         "keyUsage=critical,digitalSignature,keyEncipherment\n"
         "extendedKeyUsage=serverAuth\n")
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost",
-             cwd=directory)
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", ca.name, "-CAkey", ca_key.name,
-             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
-             cwd=directory)
+    _sign_server(directory, "server", "localhost", ca, ca_key)
+    (directory / "wrong-name.ext").write_text(
+        (directory / "server.ext").read_text().replace("DNS:localhost,IP:127.0.0.1",
+                                                       "DNS:wrong-name.example"))
+    _sign_server(directory, "wrong-name", "wrong-name.example", ca, ca_key)
     return Certs(ca=ca, cert=directory / "server.pem", key=directory / "server.key",
-                 other_ca=other_ca)
+                 other_ca=other_ca, wrong_name_cert=directory / "wrong-name.pem",
+                 wrong_name_key=directory / "wrong-name.key")
+
+
+def _sign_server(directory: Path, name: str, common_name: str, ca: Path, ca_key: Path) -> None:
+    """`name`.key and `name`.pem signed by `ca`, with the SANs of `name`.ext."""
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={common_name}",
+             cwd=directory)
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", ca.name, "-CAkey", ca_key.name,
+             "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext",
+             cwd=directory)

@@ -7,7 +7,7 @@ import json
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 HOST = "127.0.0.1"
 DEFAULT_TIMEOUT = 15.0
@@ -186,12 +186,17 @@ class RawConnection:
 
     def __init__(self, port: int, timeout: float = 5.0):
         self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self._reader: _KeptReader | None = None
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
     def read_response(self, method: str = "POST") -> Response:
-        resp = http.client.HTTPResponse(self.sock, method=method)
+        # One buffered reader for every response: pipelined answers can arrive in one read,
+        # and a reader per response would drop the bytes the previous one read ahead.
+        if self._reader is None:
+            self._reader = _KeptReader(self.sock.makefile("rb"))
+        resp = http.client.HTTPResponse(self._reader, method=method)  # type: ignore[arg-type]
         resp.begin()
         return Response(resp.status, resp.getheaders(), resp.read())
 
@@ -213,6 +218,21 @@ class RawConnection:
                 return True
         return False
 
+    def drip(self, pieces: Iterable[bytes], every: float, limit: float) -> bool:
+        """Sends one piece every `every` seconds for at most `limit` seconds; True as soon as
+        the peer closes the connection (slowloris clients)."""
+        started = time.monotonic()
+        for piece in pieces:
+            try:
+                self.send(piece)
+            except OSError:
+                return True
+            if self.closed_by_peer(within=every):
+                return True
+            if time.monotonic() - started > limit:
+                return False
+        return False
+
     def close(self) -> None:
         self.sock.close()
 
@@ -221,6 +241,22 @@ class RawConnection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _KeptReader:
+    """A socket's buffered reader that http.client may "close" after each response."""
+
+    def __init__(self, reader: Any):
+        self._reader = reader
+
+    def makefile(self, *args: Any, **kwargs: Any) -> "_KeptReader":
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
 
 
 def raw_request(method: str, path: str, headers: list[tuple[str, str]],

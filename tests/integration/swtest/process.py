@@ -120,6 +120,18 @@ class Spendwall:
         return f"http://127.0.0.1:{self.port}"
 
 
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def _port_of(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
