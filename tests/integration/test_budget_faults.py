@@ -20,7 +20,7 @@ from typing import Any
 from swtest.apis import CHAT
 from swtest.client import (SseStream, RawConnection, auth_headers, raw_request, request,
                            wait_until)
-from swtest.config import GPT, key_hash, to_yaml
+from swtest.config import key_hash, to_yaml
 from swtest.load import Clients, Exchange, send
 from swtest.secrets import secret
 
