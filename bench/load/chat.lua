@@ -5,7 +5,8 @@ local stream = os.getenv("BENCH_STREAM") == "1"
 local key = os.getenv("BENCH_KEY") or "sw-bench-key-0001"
 
 local filler = string.rep("The quick brown fox jumps over the lazy dog. ", 18)
-local body = '{"model":"' .. model .. '","max_tokens":64,' ..
+local max_tokens = os.getenv("BENCH_MAX_TOKENS") or "64"
+local body = '{"model":"' .. model .. '","max_tokens":' .. max_tokens .. ',' ..
   (stream and '"stream":true,"stream_options":{"include_usage":true},' or '') ..
   '"messages":[{"role":"system","content":"You are a concise assistant."},' ..
   '{"role":"user","content":"' .. filler .. '"}]}'

@@ -352,8 +352,9 @@ def capacity(args: argparse.Namespace, procs: tg.Processes) -> int:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    # 16 tokens at 8 per second: the simulated stream's events spread over 2 s.
     result = probes.run_wrk(tg.SPENDWALL_PORT, args.streams, args.seconds, args.kind,
-                            threads=2, timeout_s=30)
+                            threads=2, timeout_s=30, max_tokens=16)
     stop.set()
     sampler.join()
     cpu = probes.cpu_seconds([pid]) - cpu_before

@@ -93,9 +93,10 @@ def open_fds(pid: int) -> int:
 
 def run_wrk(port: int, connections: int, seconds: float, kind: str,
             portkey_host: str | None = None, threads: int = 1,
-            timeout_s: float = 10.0) -> dict:
+            timeout_s: float = 10.0, max_tokens: int = 64) -> dict:
     env = {**os.environ, "BENCH_MODEL": f"bench-{kind}",
-           "BENCH_STREAM": "0" if kind == "json" else "1", "BENCH_KEY": BENCH_KEY}
+           "BENCH_STREAM": "0" if kind == "json" else "1", "BENCH_KEY": BENCH_KEY,
+           "BENCH_MAX_TOKENS": str(max_tokens)}
     if portkey_host:
         env["BENCH_PORTKEY_HOST"] = portkey_host
     argv = ["taskset", "-c", LOAD_CORE, "wrk", f"-t{min(threads, connections)}",

@@ -210,7 +210,7 @@ def spendwall_conf(workdir: Path, max_upstream_connections: int = 2048, name: st
     providers.append(f"""  sim:
     kind: simulated
     latency: {SLOW_FIRST_BYTE_S:g}s
-    tokens_per_second: 32
+    tokens_per_second: 8
 """)
     prices.append("  sim/sim-model: { input: 2.50, output: 10.00 }\n")
     routes.append("  bench-sim: { targets: [ { provider: sim, model: sim-model } ] }\n")
