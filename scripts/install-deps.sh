@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package Spendwall needs to build, test and benchmark.
 # Idempotent: does nothing (no apt-get update) when everything is already present.
+# Arguments name extra packages for one tool only (the load harness passes wrk, nginx…).
 set -euo pipefail
 
 packages=(
@@ -16,6 +17,7 @@ packages=(
   openssl ca-certificates curl tzdata
   python3 python3-pytest python3-yaml
   nodejs npm
+  "$@"
 )
 
 missing=()

@@ -33,6 +33,22 @@ struct AttemptState {
   bool nothing_received = true;
 };
 
+/// Parses body bytes an earlier socket read already brought into the body space left,
+/// without waiting for the socket. A chunked stream makes the parser stop at every chunk
+/// boundary; draining hands all the events of one read to the sink together, so they
+/// reach the client in one write instead of one write per event.
+template <class Parser>
+error_code drain_received_body(Parser& parser, beast::flat_buffer& buffer) {
+  while (!parser.is_done() && buffer.size() > 0 && parser.get().body().size > 0) {
+    error_code ec;
+    std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) return {};
+    if (ec || used == 0) return ec;
+  }
+  return {};
+}
+
 template <class Stream>
 awaitable<ExchangeResult> run_exchange(Stream& stream, beast::flat_buffer& buffer,
                                        OutgoingRequest& out, const UpstreamRequest& request,
@@ -84,6 +100,7 @@ awaitable<ExchangeResult> run_exchange(Stream& stream, beast::flat_buffer& buffe
     // read_some, not read: a stream's events go out as soon as they arrive.
     auto [read_ec, read_bytes] = co_await http::async_read_some(stream, buffer, parser, use_tuple);
     if (read_ec == http::error::need_buffer) read_ec = {};
+    if (!read_ec) read_ec = drain_received_body(parser, buffer);
     std::size_t received = chunk.size() - parser.get().body().size;
     if (received > 0) {
       error_code body_sink_ec = co_await sink.on_body(std::string_view(chunk.data(), received));
