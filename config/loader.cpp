@@ -1,6 +1,7 @@
 #include "config/loader.hpp"
 
 #include <openssl/evp.h>
+#include <yaml-cpp/eventhandler.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include "config/schema.hpp"
 #include "config/yaml_reader.hpp"
@@ -80,19 +82,80 @@ class ContentDigest {
   EVP_MD_CTX* context_;
 };
 
+/// Where each document of a YAML stream starts, without building its nodes.
+class DocumentRoots final : public YAML::EventHandler {
+ public:
+  /// The position of the current document's root node.
+  SourceMark root_mark() const noexcept { return root_mark_; }
+  /// True when the current document's root is empty (null).
+  bool root_is_null() const noexcept { return root_is_null_; }
+
+  void OnDocumentStart(const YAML::Mark&) override { root_seen_ = false; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { root(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { root(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    root(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    root(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    root(mark, false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void root(const YAML::Mark& mark, bool is_null) {
+    if (root_seen_) return;
+    root_seen_ = true;
+    root_is_null_ = is_null;
+    root_mark_ = mark.is_null() ? kFileStart : SourceMark{mark.line + 1, mark.column + 1};
+  }
+
+  bool root_seen_ = false;
+  bool root_is_null_ = false;
+  SourceMark root_mark_ = kFileStart;
+};
+
+/// The number of documents in `text` (throws YAML::Exception on a syntax error), counted up
+/// to 2; `second_root` is where the second one starts. Not YAML::LoadAll: in yaml-cpp 0.7 it
+/// never returns on some malformed streams (a lone ',' at the top level, jbeder/yaml-cpp#1040)
+/// because the parser keeps reporting an empty document without consuming input, and it
+/// allocates a node for each. As in the upstream fix (jbeder/yaml-cpp#1319), counting stops
+/// at the first document whose root is empty.
+std::size_t count_documents(const std::string& text, SourceMark& second_root) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentRoots roots;
+  std::size_t count = 0;
+  while (count < 2 && parser.HandleNextDocument(roots)) {
+    ++count;
+    if (count == 2) second_root = roots.root_mark();
+    if (roots.root_is_null()) break;
+  }
+  return count;
+}
+
 /// The single YAML document of `text`, or nullopt after reporting why there is none.
 std::optional<YAML::Node> parse_document(Reader& reader, const std::string& text) {
   try {
-    auto documents = YAML::LoadAll(text);
-    if (documents.empty()) {
+    SourceMark second_root = kFileStart;
+    const std::size_t documents = count_documents(text, second_root);
+    if (documents == 0) {
       reader.error(kFileStart, "the file is empty");
       return std::nullopt;
     }
-    if (documents.size() > 1) {
-      reader.error(detail::mark_of(documents[1]), "only one YAML document is allowed per file");
+    if (documents > 1) {
+      reader.error(second_root, "only one YAML document is allowed per file");
       return std::nullopt;
     }
-    return documents.front();
+    // The stream holds one document, so YAML::Load (which reads only the first) has it all.
+    return YAML::Load(text);
   } catch (const YAML::Exception& e) {
     const SourceMark at =
         e.mark.is_null() ? kFileStart : SourceMark{e.mark.line + 1, e.mark.column + 1};

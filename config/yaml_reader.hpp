@@ -83,8 +83,14 @@ struct Entry {
   SourceMark key_mark;
   YAML::Node node;
 
-  // Assigning a YAML::Node overwrites the node it refers to, inside the parsed tree.
+  Entry(std::string key_text, SourceMark mark, YAML::Node value)
+      : key(std::move(key_text)), key_mark(mark), node(std::move(value)) {}
+  // Copies and moves only construct: assigning a YAML::Node overwrites the node it refers
+  // to, inside the parsed tree.
+  Entry(const Entry&) = default;
+  Entry(Entry&&) = default;
   Entry& operator=(const Entry&) = delete;
+  Entry& operator=(Entry&&) = delete;
 };
 
 /// A YAML value with what the messages about it need.

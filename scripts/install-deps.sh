@@ -11,6 +11,7 @@ packages=(
   libssl-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
   libhowardhinnant-date-dev
+  clang-14 libclang-rt-14-dev llvm-14  # scripts/fuzz.sh: libFuzzer, its sanitizer runtimes, llvm-symbolizer
   prometheus  # promtool: `promtool check metrics`, and the deploy tests' rule and config checks
   yamllint    # the deploy tests lint deploy/*.yaml
   chromium fonts-dejavu-core  # headless screenshot test of the `spendwall report` HTML page

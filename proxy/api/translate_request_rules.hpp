@@ -97,7 +97,10 @@ class FieldValues {
 template <class Slot, std::size_t kRules>
 MaybeError classify_fields(object body, const std::array<FieldRule<Slot>, kRules>& rules,
                            std::string_view unknown_field_message, FieldValues<Slot>& values) {
-  for (const auto& [name, value] : body) {
+  for (const auto& member : body) {
+    // Named copies, not a structured binding: clang 14 (the fuzz build) cannot capture one.
+    const std::string_view name = member.key;
+    const element value = member.value;
     const auto rule = std::find_if(rules.begin(), rules.end(),
                                    [&](const FieldRule<Slot>& r) { return r.name == name; });
     if (rule == rules.end()) return refused(unknown_field_message, {});

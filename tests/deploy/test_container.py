@@ -24,7 +24,8 @@ INSTALL_DEPS = REPO / "scripts" / "install-deps.sh"
 LIBRARY_MAP = TEST_DATA / "runtime-libraries.txt"
 ENTRYPOINT = ["spendwall", "serve", "-c", "/etc/spendwall/spendwall.yaml"]
 DEBIAN_12 = re.compile(r"^(docker\.io/(library/)?)?debian:(12|bookworm)(-slim)?(@sha256:[0-9a-f]{64})?$")
-TEST_ONLY_DEV = {"libgtest-dev", "libgmock-dev", "libbenchmark-dev"}
+TEST_ONLY_DEV = {"libgtest-dev", "libgmock-dev", "libbenchmark-dev",
+                 "libclang-rt-14-dev"}  # scripts/fuzz.sh only
 BUILD_INPUT = re.compile(r"(\.(cpp|hpp|h|in|cmake|yaml|txt)|/CMakeLists\.txt)$")
 
 

@@ -480,6 +480,16 @@ TEST(YamlProblems, AnEmptyFile) {
               ElementsAre(error_at(1, 1, "the file is empty")));
 }
 
+// yaml-cpp 0.7's LoadAll never returned on these (jbeder/yaml-cpp#1040): it kept reporting
+// empty documents, allocating without bound. Found by tests/fuzz (config_yaml).
+TEST(YamlProblems, AStrayFlowEntryAtTheTopLevelIsAnErrorNotAHang) {
+  for (const char* text : {",", ", b\n", "- a\n, b\n"}) {
+    const LoadResult result = load_text(text);
+    EXPECT_FALSE(result.ok()) << text;
+    EXPECT_GT(result.error_count(), 0u) << text;
+  }
+}
+
 TEST(YamlProblems, ARootThatIsNotAMapping) {
   EXPECT_THAT(errors(load_text("- version\n- 1\n")),
               ElementsAre(error_at(1, 1, "a config is a mapping")));
