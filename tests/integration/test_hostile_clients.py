@@ -92,6 +92,9 @@ def test_trickled_body_is_cut_at_request_timeout(start_proxy, fake):
 
 # --------------------------------------------------------------------------- idle connections
 
+# scripts/test-tsan.sh sets TSAN_OPTIONS for the binary it tests.
+UNDER_THREAD_SANITIZER = "TSAN_OPTIONS" in os.environ
+
 # 3000 keeps the suite quick; SPENDWALL_TEST_IDLE_CONNECTIONS=10000 for the full figure.
 IDLE_CONNECTIONS = int(os.environ.get("SPENDWALL_TEST_IDLE_CONNECTIONS", "3000"))
 
@@ -131,8 +134,10 @@ def test_thousands_of_idle_connections_are_bounded_and_closed(many_fds, start_pr
         print(f"\n{IDLE_CONNECTIONS} idle connections: RSS {rss_before / 2**20:.1f} -> "
               f"{rss_loaded / 2**20:.1f} MiB ({per_connection / 1024:.1f} KiB each), "
               f"fds {fds_before} -> {open_fds(pid)}")
-        # ASan adds redzones and quarantine; a plain build uses a fraction of this.
-        assert per_connection < 64 * 1024, f"{per_connection:.0f} bytes per idle connection"
+        # ASan adds redzones and quarantine; a plain build uses a fraction of this (8 KiB
+        # measured). ThreadSanitizer's shadow memory multiplies every byte the proxy touches.
+        bound = 64 * 1024 * (4 if UNDER_THREAD_SANITIZER else 1)
+        assert per_connection < bound, f"{per_connection:.0f} bytes per idle connection"
 
         def all_closed_by_proxy() -> bool:
             return open_fds(pid) <= fds_before + 10
