@@ -247,9 +247,7 @@ class BudgetBook {
   bool restore_session(std::string_view workflow, std::string_view session_id, NanoUsd spent,
                        TimePoint last_used);
 
-  std::chrono::seconds session_idle_expiry() const noexcept {
-    return options_.session_idle_expiry;
-  }
+  std::chrono::seconds session_idle_expiry() const noexcept { return options_.session_idle_expiry; }
 
   /// Every workflow of the current config, in config order.
   std::vector<WorkflowBudgetView> views() const;

@@ -16,9 +16,7 @@ shift || true
 bash scripts/install-deps.sh
 
 build_dir=${SPENDWALL_FUZZ_BUILD_DIR:-build-fuzz}
-export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
-werror=OFF
-[ "${CI:-}" = "true" ] && werror=ON
+source scripts/build-env.sh
 
 # -O1: fast enough to fuzz, while SPENDWALL_ASSERT (Debug) stays on. The server is not built:
 # the targets link only the parser libraries.

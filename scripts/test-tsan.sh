@@ -7,9 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_dir=${SPENDWALL_TSAN_BUILD_DIR:-build-tsan}
-export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
-werror=OFF
-[ "${CI:-}" = "true" ] && werror=ON
+source scripts/build-env.sh
 
 cmake -S . -B "$build_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE=Debug \

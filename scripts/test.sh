@@ -9,10 +9,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 build_dir=${SPENDWALL_TEST_BUILD_DIR:-build-asan}
-# Let ccache reuse objects across checkouts in different folders (CI clones anew).
-export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
-werror=OFF
-[ "${CI:-}" = "true" ] && werror=ON
+source scripts/build-env.sh
 
 cmake -S . -B "$build_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE=Debug \

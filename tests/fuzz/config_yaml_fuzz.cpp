@@ -20,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Relative price-file includes resolve against the test data, as in the seed configs.
   const auto result = spendwall::config::load_config_text(
       spendwall::fuzz::as_text(data, size), "fuzz.yaml", SPENDWALL_FUZZ_CONFIG_DIR, env);
-  require(result.ok() == (result.error_count() == 0), "a config loads exactly when it has no error");
+  require(result.ok() == (result.error_count() == 0),
+          "a config loads exactly when it has no error");
   for (const auto& diagnostic : result.diagnostics) {
     require(!diagnostic.message.empty(), "a diagnostic says what is wrong");
     (void)diagnostic.format();

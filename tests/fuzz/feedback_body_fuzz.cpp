@@ -19,8 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   require(!feedback->request_id.empty() && feedback->request_id.size() <= 128,
           "request_id is 1-128 bytes");
-  require(!feedback->outcome.empty() && feedback->outcome.size() <= 128,
-          "outcome is 1-128 bytes");
+  require(!feedback->outcome.empty() && feedback->outcome.size() <= 128, "outcome is 1-128 bytes");
   if (feedback->score) require(std::isfinite(*feedback->score), "score is finite");
   if (feedback->note) {
     require(feedback->note->size() <= spendwall::api::kMaxFeedbackNoteBytes, "note is bounded");

@@ -38,11 +38,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   spendwall::metering::StreamUsageTracker tracker(extractor, kWires[input.mode]);
   spendwall::metering::SseFramer framer(1 << 20);
-  framer.feed(input.payload, [&](std::string_view name, std::string_view event_data,
-                                 std::string_view) {
-    (void)tracker.observe(name, event_data);
-    check_bounded(tracker.usage());
-  });
+  framer.feed(input.payload,
+              [&](std::string_view name, std::string_view event_data, std::string_view) {
+                (void)tracker.observe(name, event_data);
+                check_bounded(tracker.usage());
+              });
   const auto settled = tracker.settle(input.payload.size());
   if (tracker.has_usage()) {
     require(settled.source == spendwall::metering::UsageSource::reported,

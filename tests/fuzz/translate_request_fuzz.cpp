@@ -37,11 +37,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint64_t max_output = parsed->max_output_tokens.value_or(0);
 
   const auto refusal = spendwall::api::untranslatable_feature(workspace, endpoint, body);
-  const auto translated =
-      from_chat ? spendwall::api::openai_chat_to_anthropic_request(workspace, body, kTargetModel,
-                                                                  4096, out)
-                : spendwall::api::anthropic_to_openai_chat_request(workspace, body, kTargetModel,
-                                                                  out);
+  const auto translated = from_chat ? spendwall::api::openai_chat_to_anthropic_request(
+                                          workspace, body, kTargetModel, 4096, out)
+                                    : spendwall::api::anthropic_to_openai_chat_request(
+                                          workspace, body, kTargetModel, out);
   require(translated.has_value() == !refusal.has_value(),
           "untranslatable_feature predicts whether the body translates");
   if (!translated) {

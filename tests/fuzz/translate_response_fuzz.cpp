@@ -26,12 +26,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   switch (input.mode) {
     case 0:
     case 1: {
-      const auto translated =
-          input.mode == 0
-              ? spendwall::api::anthropic_to_openai_chat_response(workspace, body, "client-model",
-                                                                  1700000000, out)
-              : spendwall::api::openai_chat_to_anthropic_response(workspace, body, "client-model",
-                                                                  out);
+      const auto translated = input.mode == 0
+                                  ? spendwall::api::anthropic_to_openai_chat_response(
+                                        workspace, body, "client-model", 1700000000, out)
+                                  : spendwall::api::openai_chat_to_anthropic_response(
+                                        workspace, body, "client-model", out);
       if (translated) {
         require(spendwall::fuzz::is_valid_json(checker, out), "a translated answer is JSON");
       }

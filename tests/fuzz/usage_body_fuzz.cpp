@@ -42,8 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The same bytes with no padding at all: the member must then be copied, not read past
   // the end of the buffer.
-  const auto unpadded_usage =
-      extractor.from_body(wire, simdjson::padded_string_view(text.data(), text.size(), text.size()));
+  const auto unpadded_usage = extractor.from_body(
+      wire, simdjson::padded_string_view(text.data(), text.size(), text.size()));
   require(unpadded_usage == usage, "padding does not change the usage read");
   (void)extractor.content_bytes_of_body(
       wire, simdjson::padded_string_view(text.data(), text.size(), text.size()));
